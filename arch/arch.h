@@ -1,0 +1,59 @@
+/* arch/arch.h - the machine-dependent pieces the scheduler needs, nothing more.
+ *
+ * A context is a stack pointer: everything else the callee must preserve
+ * (rbx, rbp, r12-r15, MXCSR, the x87 control word) is pushed on the stack
+ * being left, so a switch is one store and one load of %rsp plus the pushes.
+ * No signal mask is saved: that is what makes this ~100x cheaper than
+ * swapcontext(3), which makes an rt_sigprocmask system call per switch.
+ *
+ * Nothing here knows about Gs, Ms or Ps. */
+#ifndef GMPT_ARCH_H
+#define GMPT_ARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct arch_context {
+	void *sp;
+};
+
+/* Save the current callee-saved state on the current stack, store the stack
+ * pointer in *save, then load *load and return into whatever it saved. */
+void arch_context_switch(struct arch_context *save, const struct arch_context *load);
+
+/* Prepare *ctx so that switching to it calls entry(arg) on the stack that
+ * ends (exclusive) at stack_top. entry must never return. The new context
+ * inherits the caller's MXCSR and x87 control word, as a new kernel thread
+ * inherits its creator's floating-point environment. */
+void arch_context_make(struct arch_context *ctx, void *stack_top, void (*entry)(void *),
+		       void *arg);
+
+/* The thread pointer (%fs:0 holds its own address on x86-64 glibc). Volatile
+ * on purpose: the compiler must never cache it across a call that may switch
+ * a G to another kernel thread. */
+static inline void *arch_thread_pointer(void)
+{
+	void *tp;
+	__asm__ volatile("movq %%fs:0, %0" : "=r"(tp));
+	return tp;
+}
+
+static inline void arch_cpu_relax(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
+
+/* Set this kernel thread's TLS base: wrfsbase where the kernel enabled
+ * FSGSBASE (AT_HWCAP2), arch_prctl(ARCH_SET_FS) otherwise. */
+void arch_tls_set_base(void *base);
+
+/* The TLS hook on the switch path. A G whose tls base is NULL runs on its
+ * M's own TLS (the only mode before per-G TLS lands), so this costs one
+ * compare per switch until then. */
+static inline void arch_tls_switch(void *from_base, void *to_base)
+{
+	if (to_base != from_base && to_base != NULL)
+		arch_tls_set_base(to_base);
+}
+
+#endif

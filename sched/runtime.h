@@ -1,0 +1,196 @@
+/* sched/runtime.h - G, M, P and the scheduler's global state.
+ *
+ * The counterpart of Go's runtime2.go. Nothing here knows about pthreads:
+ * the shim keeps its per-thread data in the extension area that follows
+ * every struct g (sched_g_ext), sized once at sched_init.
+ *
+ * Ownership rules, used in the race comments throughout sched/:
+ *  - a G's saved context, stack and wait fields belong to whoever holds it:
+ *    the M running it, or the queue/bucket lock it is parked under;
+ *  - a P's ring tail, schedtick, free lists and caches belong to the M
+ *    holding the P (m->p == p); other Ms touch only head (CAS), runnext
+ *    (CAS) and the timer heap (under p->timers_lock);
+ *  - everything in struct sched not marked _Atomic is under sched.lock. */
+#ifndef GMPT_RUNTIME_H
+#define GMPT_RUNTIME_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "arch/arch.h"
+#include "sched/gqueue.h"
+#include "sched/lock.h"
+#include "sched/runq.h"
+#include "sched/timerheap.h"
+
+enum g_status {
+	G_IDLE,     /* allocated, not started, or in a free list */
+	G_RUNNABLE, /* in a run queue */
+	G_RUNNING,  /* on an M */
+	G_WAITING,  /* parked: only ready() brings it back */
+	G_DEAD,     /* finished; its G struct waits for the shim to free it */
+};
+
+enum g_stack_kind {
+	STACK_NONE,     /* main thread: the process stack, not ours */
+	STACK_GUARDED,  /* ours, with a PROT_NONE guard page below */
+	STACK_CANARY,   /* ours, no guard page: a canary word checked at every switch */
+	STACK_USER,     /* the program's own (pthread_attr_setstack) */
+};
+
+struct waiter;
+struct m;
+struct p;
+
+struct g {
+	struct arch_context ctx;
+	struct g *schedlink; /* run queue, global queue, free list */
+	_Atomic uint32_t status;
+	uint32_t stack_kind;
+	uint64_t id;
+	const char *wait_reason;
+	struct m *m; /* the M running it, while G_RUNNING */
+
+	/* Stack: [stack_lo, stack_hi). For STACK_GUARDED the mapping starts a
+	 * page lower (the guard); map_size covers guard + stack. */
+	char *stack_lo;
+	char *stack_hi;
+	size_t map_size;
+
+	void (*entry)(void *);
+	void *entry_arg;
+
+	/* Timed waits (see waitq.c and timers.c). timer_seq changes only while
+	 * the G is not runnable elsewhere; wait_node/wait_bucket only under the
+	 * bucket lock of wait_bucket. */
+	_Atomic uint64_t timer_seq;
+	struct waiter *_Atomic wait_node;
+	_Atomic int32_t wait_bucket;
+	int32_t timer_p; /* P whose heap holds the live timer entry, or -1 */
+
+	int saved_errno;
+	void *tls_base; /* NULL: run on the M's TLS */
+	void *asan_fake_stack;
+
+	/* The shim's per-thread area follows (sched_g_ext). */
+	_Alignas(16) char ext[];
+};
+
+enum p_status { P_IDLE, P_RUNNING };
+
+struct p {
+	int32_t id;
+	_Atomic uint32_t status;
+	struct p *link; /* idle list, under sched.lock */
+	struct m *m;
+	uint32_t schedtick;
+	uint64_t rand;
+
+	struct runq runq;
+
+	/* Timers: the heap, its lock, and a lock-free hint of the earliest
+	 * deadline (0 = none) so idle Ms can scan all Ps without locking. */
+	struct rtlock timers_lock;
+	struct timerheap timers;
+	_Atomic int64_t timer0_when;
+	_Atomic uint32_t timers_stale;
+
+	/* Caches, owner only. */
+	struct g *gfree;
+	uint32_t ngfree;
+	struct g *stackfree; /* dead Gs' stacks are cached by caching a stack holder */
+	void *stack_cache;
+	uint32_t nstack_cache;
+};
+
+enum m_after { AFTER_NONE, AFTER_PARK, AFTER_YIELD, AFTER_EXIT };
+
+struct m {
+	int32_t id;
+	pid_t tid;
+	struct arch_context g0ctx;
+	struct g *curg;
+	struct p *p;
+	struct p *nextp;
+	struct m *schedlink; /* idle list, under sched.lock */
+	bool spinning;
+	bool is_m0;
+	uint64_t rand;
+	struct note park;
+	void *tls_base; /* the M's own TLS base */
+
+	/* What g0 must do right after the current G switched to it. */
+	enum m_after after;
+	bool (*park_unlock)(struct g *, void *);
+	void *park_arg;
+
+	void *g0_stack_lo; /* for ASan's fiber annotations */
+	size_t g0_stack_size;
+};
+
+struct sched {
+	struct rtlock lock;
+
+	struct m *midle;
+	int32_t nmidle;
+	int32_t mcount;
+	_Atomic int32_t mnext_id;
+
+	struct p *pidle;
+	_Atomic int32_t npidle;
+	_Atomic int32_t nmspinning;
+
+	struct gqueue runq;
+	_Atomic uint32_t runqsize;
+
+	int32_t procs;
+	struct p **allp;
+
+	/* Free Gs and stacks beyond the per-P caches. */
+	struct rtlock gfree_lock;
+	struct g *gfree;
+	uint32_t ngfree;
+
+	/* The one M that may sleep with a deadline for the earliest timer
+	 * (the netpoller's role once it exists): polling is 1 while it sleeps,
+	 * poll_until is its deadline, poll_note is how others break the sleep. */
+	_Atomic int32_t polling;
+	_Atomic int64_t poll_until;
+	_Atomic uint32_t poll_word;
+
+	_Atomic uint64_t goid_gen;
+	_Atomic int64_t ngs_alive; /* user Gs not yet dead */
+
+	size_t g_ext_size;
+	void (*on_g_dead)(struct g *);
+
+	uint64_t stress_seed; /* GMPT_STRESS: randomise scheduling decisions */
+};
+
+extern struct sched sched;
+
+/* The M this kernel thread is (NULL on foreign threads). */
+struct m *m_self(void);
+void m_set_self(struct m *m);
+
+int64_t nanotime(void);
+uint32_t fastrand(struct m *m);
+
+/* proc.c */
+void ready(struct g *g);
+void park(bool (*unlock)(struct g *, void *), void *arg, const char *reason);
+void wakep(void);
+void globrunq_put_batch(struct gqueue *batch);
+
+/* timers.c */
+void timer_add(struct p *pp, struct g *g, int64_t when, uint64_t seq);
+void timer_cancelled(struct g *g);
+int64_t timers_run(struct p *pp, int64_t now);
+int64_t timers_earliest(void);
+void timer_fire(struct g *g, uint64_t seq);
+void poll_break_if_later(int64_t when);
+
+#endif
