@@ -42,6 +42,7 @@ enum g_stack_kind {
 };
 
 struct waiter;
+struct stack_header;
 struct m;
 struct p;
 
@@ -98,11 +99,10 @@ struct p {
 	_Atomic int64_t timer0_when;
 	_Atomic uint32_t timers_stale;
 
-	/* Caches, owner only. */
+	/* Caches, owner only (gfree.c, stack.c). */
 	struct g *gfree;
 	uint32_t ngfree;
-	struct g *stackfree; /* dead Gs' stacks are cached by caching a stack holder */
-	void *stack_cache;
+	struct stack_header *stack_cache;
 	uint32_t nstack_cache;
 };
 
@@ -129,6 +129,7 @@ struct m {
 
 	void *g0_stack_lo; /* for ASan's fiber annotations */
 	size_t g0_stack_size;
+	void *asan_fake_stack;
 };
 
 struct sched {
@@ -174,6 +175,7 @@ extern struct sched sched;
 
 /* The M this kernel thread is (NULL on foreign threads). */
 struct m *m_self(void);
+void handoffp(struct p *pp);
 void m_set_self(struct m *m);
 
 int64_t nanotime(void);

@@ -1,0 +1,71 @@
+/* sched/gfree.c - pooled G structs (Go: gfget/gfput).
+ *
+ * A G struct carries the shim's per-thread area, so pooling it saves a
+ * malloc and a free per thread. Per-P caches are touched only by the M
+ * holding the P; the global list is under sched.gfree_lock. */
+#include "sched/gfree.h"
+#include "sched/runtime.h"
+#include "sched/sched.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define P_GFREE_MAX 64
+
+static size_t g_alloc_size(void)
+{
+	return (sizeof(struct g) + sched.g_ext_size + 63) & ~(size_t)63;
+}
+
+static void g_reset(struct g *g)
+{
+	/* Keep timer_seq: stale timer entries that still name this G must
+	 * never match a future wait (see timers.c). */
+	uint64_t seq = atomic_load(&g->timer_seq);
+	memset(g, 0, g_alloc_size());
+	atomic_store(&g->timer_seq, seq);
+	atomic_store(&g->wait_bucket, -1);
+	g->timer_p = -1;
+}
+
+struct g *gfree_get(struct p *pp)
+{
+	struct g *g = NULL;
+	if (pp && pp->gfree) {
+		g = pp->gfree;
+		pp->gfree = g->schedlink;
+		pp->ngfree--;
+	} else if (__atomic_load_n(&sched.gfree, __ATOMIC_RELAXED)) { /* racy peek */
+		rtlock_lock(&sched.gfree_lock);
+		g = sched.gfree;
+		if (g) {
+			sched.gfree = g->schedlink;
+			sched.ngfree--;
+		}
+		rtlock_unlock(&sched.gfree_lock);
+	}
+	if (!g) {
+		g = aligned_alloc(64, g_alloc_size());
+		if (!g)
+			sched_fatal("out of memory allocating a thread");
+		memset(g, 0, g_alloc_size());
+	}
+	g_reset(g);
+	return g;
+}
+
+void gfree_put(struct p *pp, struct g *g)
+{
+	atomic_store_explicit(&g->status, G_IDLE, memory_order_relaxed);
+	if (pp && pp->ngfree < P_GFREE_MAX) {
+		g->schedlink = pp->gfree;
+		pp->gfree = g;
+		pp->ngfree++;
+		return;
+	}
+	rtlock_lock(&sched.gfree_lock);
+	g->schedlink = sched.gfree;
+	sched.gfree = g;
+	sched.ngfree++;
+	rtlock_unlock(&sched.gfree_lock);
+}

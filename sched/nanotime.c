@@ -1,0 +1,23 @@
+/* sched/nanotime.c - the runtime's clock and per-M random numbers. */
+#include "sched/runtime.h"
+
+#include <time.h>
+
+/* CLOCK_MONOTONIC through the vDSO: no system call with kvm-clock/tsc. */
+int64_t nanotime(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* xorshift64*: fast, per-M state, good enough for victim order. */
+uint32_t fastrand(struct m *m)
+{
+	uint64_t x = m->rand;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	m->rand = x;
+	return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
+}

@@ -1,0 +1,887 @@
+/* sched/proc.c - the scheduler: G creation and exit, park/ready, schedule,
+ * findrunnable with work stealing, spinning Ms, startm/stopm/handoffp.
+ *
+ * This follows Go's runtime/proc.go closely; the comments name the Go
+ * function each piece mirrors. The invariant that keeps wakeups from being
+ * lost is Go's: a G made runnable while a P is idle either finds a spinning
+ * M (which will find the G), or starts one (wakep); and an M that stops
+ * spinning re-checks every run queue after it has published that it is no
+ * longer spinning (see findrunnable's "drop P" step). */
+#include "sched/runtime.h"
+#include "sched/sched.h"
+#include "sched/stack.h"
+#include "sched/gfree.h"
+#include "sched/osthread.h"
+#include "sched/fiber.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct sched sched;
+
+__thread struct m *gmpt_tls_m __attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+/* Read through the thread pointer on every call: a G that parked may
+ * resume on another kernel thread, and the compiler would otherwise reuse
+ * a TLS address computed before the switch. */
+struct m *m_self(void)
+{
+	struct m *m;
+	__asm__ volatile("movq gmpt_tls_m@gottpoff(%%rip), %0\n\t"
+			 "movq %%fs:(%0), %0"
+			 : "=r"(m));
+	return m;
+}
+
+void m_set_self(struct m *m)
+{
+	gmpt_tls_m = m;
+}
+
+static bool sched_is_ready;
+
+/* How long an M with nothing to do keeps looking before it gives its P
+ * back and sleeps. Go tries four rounds; on a machine where waking an M
+ * costs a futex system call (~1 us) and a cross-CPU wakeup, looking for a
+ * little while longer means a G readied moments later is picked up without
+ * any system call. Bounded, so an idle process still burns nothing. */
+#define SPIN_NS 20000
+/* Before taking a running P's runnext, give its owner this long to run it
+ * itself (Go's usleep(3) in runqgrab, without the system call). */
+#define RUNNEXT_GRACE_NS 3000
+
+_Noreturn void sched_fatal(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = snprintf(buf, sizeof buf, "gmpt: fatal: ");
+	n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof buf - 2)
+		n = (int)sizeof buf - 2;
+	buf[n++] = '\n';
+	ssize_t w = write(2, buf, (size_t)n);
+	(void)w;
+	abort();
+}
+
+bool sched_ready(void)
+{
+	return sched_is_ready;
+}
+
+int sched_procs(void)
+{
+	return sched.procs;
+}
+
+struct g *sched_current(void)
+{
+	struct m *m = m_self();
+	return m ? m->curg : NULL;
+}
+
+void *sched_g_ext(struct g *g)
+{
+	return g->ext;
+}
+
+struct g *sched_g_from_ext(void *ext)
+{
+	return (struct g *)((char *)ext - offsetof(struct g, ext));
+}
+
+uint64_t sched_g_id(struct g *g)
+{
+	return g->id;
+}
+
+/* ---- P and M bookkeeping (Go: acquirep, releasep, pidleput, mput) ---- */
+
+static void acquirep(struct m *m, struct p *pp)
+{
+	m->p = pp;
+	pp->m = m;
+	atomic_store_explicit(&pp->status, P_RUNNING, memory_order_relaxed);
+}
+
+static struct p *releasep(struct m *m)
+{
+	struct p *pp = m->p;
+	pp->m = NULL;
+	m->p = NULL;
+	atomic_store_explicit(&pp->status, P_IDLE, memory_order_relaxed);
+	return pp;
+}
+
+/* sched.lock held. */
+static void pidleput(struct p *pp)
+{
+	pp->link = sched.pidle;
+	sched.pidle = pp;
+	atomic_fetch_add(&sched.npidle, 1);
+}
+
+/* sched.lock held. */
+static struct p *pidleget(void)
+{
+	struct p *pp = sched.pidle;
+	if (pp) {
+		sched.pidle = pp->link;
+		atomic_fetch_sub(&sched.npidle, 1);
+	}
+	return pp;
+}
+
+/* sched.lock held. */
+static void mput(struct m *m)
+{
+	m->schedlink = sched.midle;
+	sched.midle = m;
+	sched.nmidle++;
+}
+
+static struct m *mget(void)
+{
+	struct m *m = sched.midle;
+	if (m) {
+		sched.midle = m->schedlink;
+		sched.nmidle--;
+	}
+	return m;
+}
+
+/* ---- run queues ---- */
+
+void globrunq_put_batch(struct gqueue *batch)
+{
+	uint32_t n = batch->len;
+	rtlock_lock(&sched.lock);
+	gqueue_append(&sched.runq, batch);
+	atomic_fetch_add(&sched.runqsize, n);
+	rtlock_unlock(&sched.lock);
+}
+
+static void globrunq_put(struct g *g)
+{
+	struct gqueue one = {0};
+	gqueue_push(&one, g);
+	globrunq_put_batch(&one);
+}
+
+/* Go's globrunqget: take a fair share of the global queue (at most max when
+ * max > 0, and at most half the local ring), run one, queue the rest
+ * locally. sched.lock held. */
+static struct g *globrunq_get(struct p *pp, uint32_t max)
+{
+	uint32_t size = atomic_load(&sched.runqsize);
+	if (size == 0)
+		return NULL;
+	uint32_t n = size / (uint32_t)sched.procs + 1;
+	if (n > size)
+		n = size;
+	if (max > 0 && n > max)
+		n = max;
+	if (n > RUNQ_SIZE / 2)
+		n = RUNQ_SIZE / 2;
+	atomic_fetch_sub(&sched.runqsize, n);
+	struct g *g = gqueue_pop(&sched.runq);
+	struct gqueue spill = {0};
+	while (--n > 0) {
+		/* The ring is normally empty here (we only come when the
+		 * local queue ran dry), but the fairness path may find it
+		 * full: then the spill goes straight back. */
+		struct g *g1 = gqueue_pop(&sched.runq);
+		if (!runq_put(&pp->runq, g1, false, &spill)) {
+			uint32_t k = spill.len;
+			gqueue_append(&sched.runq, &spill);
+			atomic_fetch_add(&sched.runqsize, k);
+		}
+	}
+	return g;
+}
+
+static void runqput(struct p *pp, struct g *g, bool next)
+{
+	if (sched.stress_seed) {
+		struct m *m = m_self();
+		uint32_t r = fastrand(m);
+		if ((r & 7) == 0) {
+			globrunq_put(g);
+			return;
+		}
+		next = r & 8;
+	}
+	struct gqueue spill = {0};
+	if (!runq_put(&pp->runq, g, next, &spill))
+		globrunq_put_batch(&spill);
+}
+
+/* ---- starting and stopping Ms ---- */
+
+static void m_thread_main(void *arg);
+
+static struct m *newm_alloc(void)
+{
+	struct m *m = calloc(1, sizeof *m);
+	if (!m)
+		sched_fatal("out of memory allocating an M");
+	m->id = atomic_fetch_add(&sched.mnext_id, 1);
+	m->rand = 0x9E3779B97F4A7C15ULL * (uint64_t)(m->id + 1) ^ (uint64_t)nanotime();
+	if (m->rand == 0)
+		m->rand = 1;
+	return m;
+}
+
+/* Go's newm: a new kernel thread that will run with P pp. */
+static void newm(struct p *pp, bool spinning)
+{
+	struct m *m = newm_alloc();
+	m->nextp = pp;
+	m->spinning = spinning;
+	rtlock_lock(&sched.lock);
+	sched.mcount++;
+	rtlock_unlock(&sched.lock);
+	int err = os_thread_create(m_thread_main, m);
+	if (err)
+		sched_fatal("cannot create a kernel thread for an M (%s); %d Ms exist",
+			    strerror(err), sched.mcount);
+}
+
+/* Go's startm: run some M with pp (or an idle P if pp is NULL). If there is
+ * no P, undo the caller's spinning increment and do nothing. */
+static void startm(struct p *pp, bool spinning)
+{
+	rtlock_lock(&sched.lock);
+	if (pp == NULL) {
+		pp = pidleget();
+		if (pp == NULL) {
+			rtlock_unlock(&sched.lock);
+			if (spinning)
+				atomic_fetch_sub(&sched.nmspinning, 1);
+			return;
+		}
+	}
+	struct m *m = mget();
+	rtlock_unlock(&sched.lock);
+	if (m == NULL) {
+		newm(pp, spinning);
+		return;
+	}
+	/* m sleeps in stopm and reads nextp/spinning only after the note. */
+	m->spinning = spinning;
+	m->nextp = pp;
+	note_wakeup(&m->park);
+}
+
+/* Go's wakep: start a spinning M if there is an idle P and nobody is
+ * already looking for work. Called whenever a G becomes runnable. */
+void wakep(void)
+{
+	if (atomic_load(&sched.npidle) == 0)
+		return;
+	/* Be conservative: one spinning M at a time is enough to find the new
+	 * work; when it finds some it wakes another (resetspinning). */
+	if (atomic_load(&sched.nmspinning) != 0)
+		return;
+	int32_t z = 0;
+	if (!atomic_compare_exchange_strong(&sched.nmspinning, &z, 1))
+		return;
+	startm(NULL, true);
+}
+
+/* Go's handoffp: the M is giving up pp (blocking system call, exit). Start
+ * an M for it if there is work it could do, else put it on the idle list. */
+void handoffp(struct p *pp)
+{
+	if (!runq_empty(&pp->runq) || atomic_load(&sched.runqsize) != 0) {
+		startm(pp, false);
+		return;
+	}
+	/* No local work: make sure somebody is spinning if there is any. */
+	int32_t z = 0;
+	if (atomic_load(&sched.nmspinning) + atomic_load(&sched.npidle) == 0 &&
+	    atomic_compare_exchange_strong(&sched.nmspinning, &z, 1)) {
+		startm(pp, true);
+		return;
+	}
+	rtlock_lock(&sched.lock);
+	if (atomic_load(&sched.runqsize) != 0) {
+		rtlock_unlock(&sched.lock);
+		startm(pp, false);
+		return;
+	}
+	pidleput(pp);
+	rtlock_unlock(&sched.lock);
+	/* Its timers still need an M: the poller's deadline may be later. */
+	int64_t w = atomic_load(&pp->timer0_when);
+	if (w != 0)
+		poll_break_if_later(w);
+}
+
+/* Go's stopm: park this M until startm hands it a P. */
+static void stopm(struct m *m)
+{
+	rtlock_lock(&sched.lock);
+	mput(m);
+	rtlock_unlock(&sched.lock);
+	note_sleep(&m->park);
+	note_clear(&m->park);
+	acquirep(m, m->nextp);
+	m->nextp = NULL;
+}
+
+/* Go's resetspinning: this M found work; if it was the last spinner,
+ * another one should look for more. */
+static void resetspinning(struct m *m)
+{
+	m->spinning = false;
+	atomic_fetch_sub(&sched.nmspinning, 1);
+	wakep();
+}
+
+/* ---- the poller role ---- */
+
+/* Wake the M sleeping until the earliest timer if it would sleep past
+ * `when`; if nobody sleeps for timers, make sure some M will (Go:
+ * wakeNetPoller). */
+void poll_break_if_later(int64_t when)
+{
+	if (atomic_load(&sched.polling)) {
+		int64_t until = atomic_load(&sched.poll_until);
+		if (until == 0 || until > when) {
+			atomic_fetch_add(&sched.poll_word, 1);
+			futex_wake(&sched.poll_word, 1);
+		}
+		return;
+	}
+	wakep();
+}
+
+/* ---- stealing (Go: stealWork, randomOrder) ---- */
+
+static void spin_runnext_grace(void)
+{
+	int64_t until = nanotime() + RUNNEXT_GRACE_NS;
+	while (nanotime() < until)
+		for (int i = 0; i < 32; i++)
+			arch_cpu_relax();
+}
+
+static uint32_t coprimes[64];
+static uint32_t ncoprimes;
+
+static uint32_t gcd(uint32_t a, uint32_t b)
+{
+	while (b) {
+		uint32_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+static void random_order_init(uint32_t n)
+{
+	for (uint32_t i = 1; i <= n && ncoprimes < 64; i++)
+		if (gcd(i, n) == 1)
+			coprimes[ncoprimes++] = i;
+}
+
+/* One pass over the other Ps in random order. On the last passes also run
+ * their expired timers (onto our P) and take their runnext. */
+static struct g *steal_pass(struct m *m, bool last, int64_t *now)
+{
+	struct p *pp = m->p;
+	uint32_t n = (uint32_t)sched.procs;
+	uint32_t r = fastrand(m);
+	uint32_t pos = r % n, inc = coprimes[(r >> 8) % ncoprimes];
+	bool inherit;
+	for (uint32_t i = 0; i < n; i++, pos = (pos + inc) % n) {
+		struct p *victim = sched.allp[pos];
+		if (victim == pp)
+			continue;
+		if (last) {
+			int64_t w = atomic_load(&victim->timer0_when);
+			if (w != 0) {
+				if (*now == 0 || w > *now)
+					*now = nanotime();
+				if (w <= *now) {
+					timers_run(victim, *now);
+					struct g *g = runq_get(&pp->runq, &inherit);
+					if (g)
+						return g;
+				}
+			}
+		}
+		if (runq_empty(&victim->runq) && !last)
+			continue;
+		struct g *g = runq_steal(
+		    &pp->runq, &victim->runq, last,
+		    atomic_load_explicit(&victim->status, memory_order_relaxed) == P_RUNNING
+			? spin_runnext_grace
+			: NULL);
+		if (g)
+			return g;
+	}
+	return NULL;
+}
+
+static struct g *steal_work(struct m *m)
+{
+	int64_t now = 0, start = nanotime();
+	for (int i = 0;; i++) {
+		bool last = i >= 3;
+		struct g *g = steal_pass(m, last, &now);
+		if (g)
+			return g;
+		/* Work may also arrive in the global queue or our own ring
+		 * (a timer we ran readied it). */
+		if (atomic_load(&sched.runqsize) != 0)
+			return NULL;
+		if (last) {
+			if (!now)
+				now = nanotime();
+			if (now - start >= SPIN_NS)
+				return NULL;
+			now = 0;
+		}
+		for (int k = 0; k < 64; k++)
+			arch_cpu_relax();
+	}
+}
+
+static bool any_runq_nonempty(void)
+{
+	for (int i = 0; i < sched.procs; i++)
+		if (!runq_empty(&sched.allp[i]->runq))
+			return true;
+	return false;
+}
+
+/* Go's findRunnable. Returns a G with m->p held; *inherit tells whether it
+ * came from runnext. */
+static struct g *findrunnable(struct m *m, bool *inherit)
+{
+	struct g *g;
+top:;
+	struct p *pp = m->p;
+	*inherit = false;
+
+	int64_t w = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
+	if (w != 0) {
+		int64_t now = nanotime();
+		if (w <= now)
+			timers_run(pp, now);
+	}
+
+	/* Fairness: every 61st schedule looks at the global queue first, so
+	 * two Gs readying each other locally cannot starve it. */
+	bool global_first = pp->schedtick % 61 == 0;
+	if (sched.stress_seed && (fastrand(m) & 3) == 0)
+		global_first = true;
+	if (global_first && atomic_load(&sched.runqsize) > 0) {
+		rtlock_lock(&sched.lock);
+		g = globrunq_get(pp, 1);
+		rtlock_unlock(&sched.lock);
+		if (g)
+			return g;
+	}
+
+	g = runq_get(&pp->runq, inherit);
+	if (g)
+		return g;
+
+	if (atomic_load(&sched.runqsize) > 0) {
+		rtlock_lock(&sched.lock);
+		g = globrunq_get(pp, 0);
+		rtlock_unlock(&sched.lock);
+		if (g)
+			return g;
+	}
+
+	/* (The netpoller's non-blocking poll goes here.) */
+
+	/* Steal. Limit spinning Ms to half the busy Ps: when GMPT_PROCS is
+	 * large and the program has little parallelism, Ms would otherwise
+	 * burn CPU looking for work that is not there. */
+	int32_t busy = sched.procs - atomic_load(&sched.npidle);
+	if (m->spinning || 2 * atomic_load(&sched.nmspinning) < busy) {
+		if (!m->spinning) {
+			m->spinning = true;
+			atomic_fetch_add(&sched.nmspinning, 1);
+		}
+		g = steal_work(m);
+		if (g)
+			return g;
+		g = runq_get(&pp->runq, inherit);
+		if (g)
+			return g;
+		if (atomic_load(&sched.runqsize) > 0)
+			goto top;
+	}
+
+	/* Nothing anywhere: give the P back. */
+	rtlock_lock(&sched.lock);
+	if (atomic_load(&sched.runqsize) != 0) {
+		g = globrunq_get(pp, 0);
+		rtlock_unlock(&sched.lock);
+		return g;
+	}
+	releasep(m);
+	pidleput(pp);
+	rtlock_unlock(&sched.lock);
+
+	/* Delicate: a G readied after our last look but before the pidleput
+	 * above found npidle == 0 or nmspinning != 0 (us) and did not wakep.
+	 * So after we stop spinning we must look again at every queue. The
+	 * seq_cst decrement orders our publication before the re-check, and
+	 * the readier's queue store before its nmspinning/npidle load. */
+	bool was_spinning = m->spinning;
+	if (m->spinning) {
+		m->spinning = false;
+		atomic_fetch_sub(&sched.nmspinning, 1);
+	}
+	if (atomic_load(&sched.runqsize) != 0 || any_runq_nonempty()) {
+		rtlock_lock(&sched.lock);
+		pp = pidleget();
+		rtlock_unlock(&sched.lock);
+		if (pp) {
+			acquirep(m, pp);
+			if (was_spinning) {
+				m->spinning = true;
+				atomic_fetch_add(&sched.nmspinning, 1);
+			}
+			goto top;
+		}
+	}
+
+	/* Timers: the earliest deadline on any P. One M at a time sleeps
+	 * until it (the netpoller's job once there is one). */
+	if (atomic_exchange(&sched.polling, 1) == 0) {
+		uint32_t word = atomic_load(&sched.poll_word);
+		int64_t until = timers_earliest();
+		if (until != 0) {
+			atomic_store(&sched.poll_until, until);
+			if (atomic_load(&sched.runqsize) == 0 && !any_runq_nonempty())
+				futex_wait(&sched.poll_word, word, until);
+			atomic_store(&sched.poll_until, 0);
+			atomic_store(&sched.polling, 0);
+			rtlock_lock(&sched.lock);
+			pp = pidleget();
+			rtlock_unlock(&sched.lock);
+			if (pp) {
+				acquirep(m, pp);
+				goto top;
+			}
+		} else {
+			atomic_store(&sched.polling, 0);
+			/* A timer added between our scan and the store above saw
+			 * polling == 1 and broke a sleep that never happened: look
+			 * again before sleeping without a deadline. */
+			if (timers_earliest() != 0) {
+				rtlock_lock(&sched.lock);
+				pp = pidleget();
+				rtlock_unlock(&sched.lock);
+				if (pp) {
+					acquirep(m, pp);
+					goto top;
+				}
+			}
+		}
+	}
+	stopm(m);
+	goto top;
+}
+
+/* ---- switching ---- */
+
+static inline void check_stack(struct g *g)
+{
+	if (g->stack_kind == STACK_CANARY && *(uint64_t *)g->stack_lo != STACK_CANARY_VALUE)
+		sched_fatal("stack overflow in thread %lu (stack of %zu bytes, no guard page: "
+			    "vm.max_map_count budget exhausted)",
+			    (unsigned long)g->id, (size_t)(g->stack_hi - g->stack_lo));
+}
+
+static void mark_running(struct m *m, struct g *g)
+{
+	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+	g->m = m;
+	m->curg = g;
+	errno = g->saved_errno;
+	arch_tls_switch(m->tls_base, g->tls_base);
+}
+
+/* The part of Go's mcall callees (park_m, gosched_m, goexit0) that runs on
+ * g0 right after g switched away. Returns true if g must run again. */
+static bool finish_switch(struct m *m, struct g *g)
+{
+	g->saved_errno = errno;
+	arch_tls_switch(g->tls_base, m->tls_base);
+	check_stack(g);
+	m->curg = NULL;
+	g->m = NULL;
+
+	switch (m->after) {
+	case AFTER_PARK:
+		/* The G is off its stack now, so once the unlock callback
+		 * releases whatever lock the G was queued under, anyone may
+		 * ready it. */
+		atomic_store_explicit(&g->status, G_WAITING, memory_order_release);
+		if (m->park_unlock && !m->park_unlock(g, m->park_arg)) {
+			mark_running(m, g); /* the callback changed its mind */
+			return true;
+		}
+		return false;
+	case AFTER_YIELD:
+		atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+		runqput(m->p, g, false);
+		return false;
+	case AFTER_EXIT:
+		atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
+		stack_release(m->p, g);
+		if (sched.on_g_dead)
+			sched.on_g_dead(g);
+		return false;
+	case AFTER_NONE:
+		break;
+	}
+	sched_fatal("G %lu switched to its M without saying why", (unsigned long)g->id);
+}
+
+/* Switch into g (already marked running on m) until it parks, yields or
+ * exits for good. */
+static void run_g(struct m *m, struct g *g)
+{
+	do {
+		fiber_switch_to_g(m, g);
+		arch_context_switch(&m->g0ctx, &g->ctx);
+		fiber_back_on_g0(m);
+		/* g switched to this M's g0, so m is still ours even though g
+		 * may resume on another M later. */
+	} while (finish_switch(m, g));
+}
+
+/* Go's execute. */
+static void execute(struct m *m, struct g *g, bool inherit)
+{
+	if (!inherit)
+		m->p->schedtick++;
+	mark_running(m, g);
+	run_g(m, g);
+}
+
+static void switch_to_g0(struct m *m, struct g *g, enum m_after why)
+{
+	m->after = why;
+	fiber_switch_to_g0(m, g, why == AFTER_EXIT);
+	arch_context_switch(&g->ctx, &m->g0ctx);
+	fiber_back_on_g(g);
+}
+
+/* Go's schedule(): the g0 loop of every M. */
+static _Noreturn void schedule_loop(struct m *m)
+{
+	for (;;) {
+		bool inherit;
+		struct g *g = findrunnable(m, &inherit);
+		if (m->spinning)
+			resetspinning(m);
+		execute(m, g, inherit);
+	}
+}
+
+/* M0's g0 starts the first time the main G switches away: finish that
+ * switch before scheduling like any other M. */
+static void m0_g0_entry(void *arg)
+{
+	struct m *m = arg;
+	fiber_first_on_g0(m);
+	struct g *g = m->curg;
+	if (finish_switch(m, g))
+		run_g(m, g);
+	schedule_loop(m);
+}
+
+static void m_thread_main(void *arg)
+{
+	struct m *m = arg;
+	m_set_self(m);
+	m->tid = (pid_t)syscall(SYS_gettid);
+	m->tls_base = arch_thread_pointer();
+	fiber_m_init(m);
+	acquirep(m, m->nextp);
+	m->nextp = NULL;
+	schedule_loop(m);
+}
+
+/* ---- the G side ---- */
+
+void park(bool (*unlock)(struct g *, void *), void *arg, const char *reason)
+{
+	struct m *m = m_self();
+	struct g *g = m->curg;
+	g->wait_reason = reason;
+	m->park_unlock = unlock;
+	m->park_arg = arg;
+	switch_to_g0(m, g, AFTER_PARK);
+}
+
+/* Go's ready/goready: g goes to our P's runnext (it runs next and inherits
+ * the time slice) and an idle P gets an M if none is looking for work. */
+void ready(struct g *g)
+{
+	uint32_t s = G_WAITING;
+	if (!atomic_compare_exchange_strong_explicit(&g->status, &s, G_RUNNABLE,
+						     memory_order_acq_rel, memory_order_relaxed))
+		sched_fatal("ready of G %lu in state %u", (unsigned long)g->id, s);
+	struct m *m = m_self();
+	if (m && m->p)
+		runqput(m->p, g, true);
+	else
+		globrunq_put(g);
+	wakep();
+}
+
+void sched_gosched(void)
+{
+	struct m *m = m_self();
+	if (!m || !m->curg)
+		return;
+	switch_to_g0(m, m->curg, AFTER_YIELD);
+}
+
+_Noreturn void sched_exit(void)
+{
+	struct m *m = m_self();
+	switch_to_g0(m, m->curg, AFTER_EXIT);
+	sched_fatal("a dead G was resumed");
+}
+
+static bool sleep_unlock(struct g *g, void *arg)
+{
+	int64_t deadline = *(int64_t *)arg;
+	timer_add(m_self()->p, g, deadline, atomic_load(&g->timer_seq));
+	return true;
+}
+
+void sched_sleep_until(int64_t deadline)
+{
+	struct g *g = sched_current();
+	if (!g)
+		return;
+	atomic_store(&g->wait_bucket, -1);
+	atomic_fetch_add(&g->timer_seq, 1);
+	park(sleep_unlock, &deadline, "sleep");
+}
+
+static void g_main(void *arg)
+{
+	struct g *g = arg;
+	fiber_first_on_g(g);
+	g->entry(g->entry_arg);
+	sched_exit();
+}
+
+/* Go's newproc. */
+struct g *sched_spawn(void (*entry)(void *), void *arg, const struct stack_spec *spec,
+		      void (*prepare)(struct g *, void *), void *prepare_ctx)
+{
+	struct m *m = m_self();
+	struct p *pp = m ? m->p : NULL;
+	struct g *g = gfree_get(pp);
+	if (stack_acquire(pp, g, spec) != 0) {
+		gfree_put(pp, g);
+		errno = EAGAIN;
+		return NULL;
+	}
+	g->id = atomic_fetch_add(&sched.goid_gen, 1) + 1;
+	g->entry = entry;
+	g->entry_arg = arg;
+	g->saved_errno = 0;
+	g->tls_base = NULL;
+	g->wait_reason = NULL;
+	atomic_store(&g->wait_bucket, -1);
+	atomic_store(&g->wait_node, NULL);
+	g->timer_p = -1;
+	arch_context_make(&g->ctx, g->stack_hi, g_main, g);
+	if (prepare)
+		prepare(g, prepare_ctx);
+	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
+	if (pp)
+		runqput(pp, g, true);
+	else
+		globrunq_put(g);
+	wakep();
+	return g;
+}
+
+void sched_free(struct g *g)
+{
+	struct m *m = m_self();
+	gfree_put(m ? m->p : NULL, g);
+}
+
+/* ---- bootstrap (Go: schedinit + the main goroutine) ---- */
+
+void sched_init(const struct sched_config *cfg)
+{
+	sched.procs = cfg->procs;
+	sched.g_ext_size = cfg->g_ext_size;
+	sched.on_g_dead = cfg->on_g_dead;
+	sched.stress_seed = cfg->stress_seed;
+	random_order_init((uint32_t)sched.procs);
+	stack_init();
+
+	sched.allp = calloc((size_t)sched.procs, sizeof *sched.allp);
+	if (!sched.allp)
+		sched_fatal("out of memory allocating %d Ps", sched.procs);
+	for (int i = 0; i < sched.procs; i++) {
+		struct p *pp = aligned_alloc(64, (sizeof *pp + 63) & ~(size_t)63);
+		if (!pp)
+			sched_fatal("out of memory allocating a P");
+		memset(pp, 0, sizeof *pp);
+		pp->id = i;
+		sched.allp[i] = pp;
+	}
+
+	struct m *m0 = newm_alloc();
+	m0->is_m0 = true;
+	m_set_self(m0);
+	m0->tid = (pid_t)syscall(SYS_gettid);
+	m0->tls_base = arch_thread_pointer();
+	if (cfg->stress_seed)
+		m0->rand = cfg->stress_seed | 1;
+	sched.mcount = 1;
+
+	/* M0's scheduler needs a stack of its own: the process stack stays
+	 * with the main G, which may later run on any M. */
+	void *lo;
+	size_t size;
+	stack_alloc_g0(&lo, &size);
+	m0->g0_stack_lo = lo;
+	m0->g0_stack_size = size;
+	arch_context_make(&m0->g0ctx, (char *)lo + size, m0_g0_entry, m0);
+
+	acquirep(m0, sched.allp[0]);
+	for (int i = sched.procs - 1; i >= 1; i--)
+		pidleput(sched.allp[i]);
+
+	struct g *g = gfree_get(m0->p);
+	g->id = atomic_fetch_add(&sched.goid_gen, 1) + 1;
+	g->stack_kind = STACK_NONE;
+	atomic_store(&g->wait_bucket, -1);
+	g->timer_p = -1;
+	stack_describe_main(g);
+	atomic_store(&g->status, G_RUNNING);
+	g->m = m0;
+	m0->curg = g;
+	sched_is_ready = true;
+}

@@ -1,0 +1,68 @@
+/* sched/sched.h - what the layers above (syscalls/, shim/) may call.
+ *
+ * Everything blocking is built on two primitives: waitq_wait/waitq_wake,
+ * an address-keyed parking lot for Gs (a futex for user-level threads), and
+ * sched_sleep_until. Both park the G and leave its P free for other Gs. */
+#ifndef GMPT_SCHED_H
+#define GMPT_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdatomic.h>
+
+struct g;
+
+struct sched_config {
+	int procs;                      /* number of Ps, >= 1 */
+	size_t g_ext_size;              /* bytes of per-G data the caller keeps */
+	void (*on_g_dead)(struct g *g); /* runs on the M's own stack after a G ended */
+	uint64_t stress_seed;           /* non-zero: randomise scheduling decisions */
+};
+
+/* Turns the calling (main) thread into the first G, running on M0 with P0. */
+void sched_init(const struct sched_config *cfg);
+bool sched_ready(void);
+
+/* The G running on this kernel thread, or NULL outside any G (a thread
+ * gmpt did not create, or an M running its scheduler). */
+struct g *sched_current(void);
+void *sched_g_ext(struct g *g);
+struct g *sched_g_from_ext(void *ext);
+uint64_t sched_g_id(struct g *g);
+
+struct stack_spec {
+	size_t size;      /* usable bytes; 0: the default */
+	size_t guard;     /* guard bytes below the stack; 0: none (canary) */
+	void *user_stack; /* the program's own stack (pthread_attr_setstack) */
+	size_t user_size;
+};
+
+/* Creates a G that runs entry(arg) and makes it runnable. Returns NULL with
+ * errno EAGAIN when no stack could be had. The G's ext area is zeroed. */
+struct g *sched_spawn(void (*entry)(void *), void *arg, const struct stack_spec *stack,
+		      void (*prepare)(struct g *g, void *ctx), void *prepare_ctx);
+size_t sched_default_stack_size(void);
+
+/* The current G ends. cfg.on_g_dead(g) runs later, off its stack. */
+_Noreturn void sched_exit(void);
+/* Returns a dead G's struct to the pool (after on_g_dead or later). */
+void sched_free(struct g *g);
+
+void sched_gosched(void);
+/* Parks the current G until the CLOCK_MONOTONIC deadline (ns). */
+void sched_sleep_until(int64_t deadline);
+
+/* Parks the current G while *addr == val. deadline: CLOCK_MONOTONIC ns, 0
+ * for none. Returns 0 when woken (or spuriously), EAGAIN if *addr != val on
+ * entry, ETIMEDOUT. Works from threads that are not Gs too (they block in
+ * the kernel). */
+int waitq_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline);
+/* Wakes up to n waiters on addr, oldest first; returns how many. */
+int waitq_wake(_Atomic uint32_t *addr, int n);
+
+int64_t nanotime(void);
+int sched_procs(void);
+_Noreturn void sched_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,202 @@
+/* sched/waitq.c - an address-keyed parking lot: a futex for Gs.
+ *
+ * Every blocking primitive of the shim (mutex, condvar, once, join) keeps
+ * its state in the program's own object and sleeps here keyed by the
+ * address of a 32-bit word, exactly as glibc sleeps in the kernel with
+ * futex(2). The difference: a waiting G is parked, so its P runs other Gs,
+ * and waking it costs no system call. Go's runtime/sema.go plays the same
+ * role for sync.Mutex.
+ *
+ * Buckets are hashed by address, each a FIFO under its own lock. Waiters
+ * that are not Gs (threads gmpt did not create, an M's scheduler running an
+ * exit handler) queue the same way and block in the kernel on a word of
+ * their waiter record, so every thread can use every primitive. */
+#include "sched/runtime.h"
+#include "sched/sched.h"
+#include "sched/waitq.h"
+
+#include <errno.h>
+#include <limits.h>
+
+#define NBUCKETS 1024
+
+struct waiter {
+	struct waiter *next;
+	struct waiter *prev;
+	const void *addr;
+	struct g *g;                 /* NULL: a kernel thread waiting on kwoken */
+	_Atomic uint32_t kwoken;
+	int result;                  /* 0 woken, ETIMEDOUT */
+	bool timed;
+};
+
+struct bucket {
+	struct rtlock lock;
+	struct waiter *head;
+	struct waiter *tail;
+} __attribute__((aligned(64)));
+
+static struct bucket buckets[NBUCKETS];
+
+static int32_t bucket_index(const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr >> 2;
+	a ^= a >> 17;
+	a *= 0x9E3779B97F4A7C15ULL;
+	return (int32_t)(a >> (64 - 10));
+}
+
+static void enqueue(struct bucket *b, struct waiter *w)
+{
+	w->next = NULL;
+	w->prev = b->tail;
+	if (b->tail)
+		b->tail->next = w;
+	else
+		b->head = w;
+	b->tail = w;
+}
+
+static void dequeue(struct bucket *b, struct waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		b->head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		b->tail = w->prev;
+	w->next = w->prev = NULL;
+}
+
+struct park_ctx {
+	struct bucket *b;
+	int64_t deadline;
+	uint64_t seq;
+};
+
+/* Runs on g0 once the G is off its stack: arm the timer, then publish the
+ * G to wakers by dropping the bucket lock. A waker that takes the lock
+ * after this sees a parked G with status G_WAITING, so ready() is legal. */
+static bool park_unlock(struct g *g, void *arg)
+{
+	struct park_ctx *pc = arg;
+	if (pc->deadline)
+		timer_add(m_self()->p, g, pc->deadline, pc->seq);
+	rtlock_unlock(&pc->b->lock);
+	return true;
+}
+
+static int wait_kernel(struct bucket *b, struct waiter *w, int64_t deadline)
+{
+	rtlock_unlock(&b->lock);
+	for (;;) {
+		if (atomic_load(&w->kwoken))
+			return 0;
+		int e = futex_wait(&w->kwoken, 0, deadline);
+		if (e == ETIMEDOUT) {
+			rtlock_lock(&b->lock);
+			bool woken = atomic_load(&w->kwoken);
+			if (!woken)
+				dequeue(b, w);
+			rtlock_unlock(&b->lock);
+			return woken ? 0 : ETIMEDOUT;
+		}
+	}
+}
+
+int waitq_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
+{
+	int32_t bi = bucket_index(addr);
+	struct bucket *b = &buckets[bi];
+	struct m *m = m_self();
+	struct g *g = m ? m->curg : NULL;
+
+	rtlock_lock(&b->lock);
+	/* Checked under the bucket lock that wakers take too: a waker that
+	 * changed *addr before this load is seen here; one that changes it
+	 * after will find us queued. */
+	if (atomic_load(addr) != val) {
+		rtlock_unlock(&b->lock);
+		return EAGAIN;
+	}
+	if (deadline && deadline <= nanotime()) {
+		rtlock_unlock(&b->lock);
+		return ETIMEDOUT;
+	}
+	struct waiter w = {.addr = addr, .g = g, .timed = deadline != 0};
+	enqueue(b, &w);
+	if (!g)
+		return wait_kernel(b, &w, deadline);
+
+	uint64_t seq = atomic_fetch_add(&g->timer_seq, 1) + 1;
+	atomic_store(&g->wait_bucket, bi);
+	atomic_store(&g->wait_node, &w);
+	struct park_ctx pc = {b, deadline, seq};
+	park(park_unlock, &pc, "waitq");
+	return w.result;
+}
+
+int waitq_wake(_Atomic uint32_t *addr, int n)
+{
+	struct bucket *b = &buckets[bucket_index(addr)];
+	struct gqueue woken = {0};
+	int count = 0;
+
+	rtlock_lock(&b->lock);
+	struct waiter *w = b->head;
+	while (w && count < n) {
+		struct waiter *next = w->next;
+		if (w->addr == addr) {
+			dequeue(b, w);
+			w->result = 0;
+			count++;
+			struct g *g = w->g;
+			if (g) {
+				atomic_store(&g->wait_node, NULL);
+				if (w->timed)
+					timer_cancelled(g);
+				gqueue_push(&woken, g);
+			} else {
+				/* After this store the waiter may return and its
+				 * record vanish; the futex wake below on a dead
+				 * address is harmless (at worst a spurious wakeup,
+				 * which every futex user handles). */
+				atomic_store(&w->kwoken, 1);
+				futex_wake(&w->kwoken, 1);
+			}
+		}
+		w = next;
+	}
+	rtlock_unlock(&b->lock);
+
+	/* The woken Gs are off the queue and G_WAITING: nobody else can
+	 * ready them (a timer finds wait_node NULL), so ready outside the
+	 * lock. */
+	struct g *g;
+	while ((g = gqueue_pop(&woken)))
+		ready(g);
+	return count;
+}
+
+void waitq_timeout(struct g *g, uint64_t seq)
+{
+	int32_t bi = atomic_load(&g->wait_bucket);
+	if (bi < 0)
+		return;
+	struct bucket *b = &buckets[bi];
+	rtlock_lock(&b->lock);
+	struct waiter *w = atomic_load(&g->wait_node);
+	/* Re-check under the lock: the G may have been woken, or be waiting
+	 * again (a newer seq), or waiting in another bucket. */
+	if (w == NULL || atomic_load(&g->timer_seq) != seq || atomic_load(&g->wait_bucket) != bi) {
+		rtlock_unlock(&b->lock);
+		return;
+	}
+	dequeue(b, w);
+	w->result = ETIMEDOUT;
+	atomic_store(&g->wait_node, NULL);
+	rtlock_unlock(&b->lock);
+	ready(g);
+}

@@ -1,0 +1,12 @@
+/* sched/waitq.h - internal side of the address-keyed parking lot. */
+#ifndef GMPT_WAITQ_H
+#define GMPT_WAITQ_H
+
+#include <stdint.h>
+
+struct g;
+
+/* A timer armed by waitq_wait fired: time the G out if it still waits. */
+void waitq_timeout(struct g *g, uint64_t seq);
+
+#endif

@@ -1,0 +1,81 @@
+/* shim/bootstrap.c - gmpt starts before main: the main thread becomes the
+ * first G, on M0 with P0.
+ *
+ * The constructor runs after libc's and before the program's own. Code
+ * that runs even earlier (another preloaded library's constructor) still
+ * works: every entry point treats a thread without a G as a "foreign"
+ * thread that blocks in the kernel, and pthread_create bootstraps on
+ * demand. */
+#include "shim/config.h"
+#include "shim/thread.h"
+#include "sched/sched.h"
+
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+_Atomic int64_t threads_alive;
+
+/* Runs on an M's scheduler stack once G g has switched away for the last
+ * time: publish its exit to a joiner, or free it if detached. */
+static void on_g_dead(struct g *g)
+{
+	struct thread *t = sched_g_ext(g);
+	uint32_t s = atomic_load(&t->join);
+	for (;;) {
+		if (s == JOIN_DETACHED) {
+			t->magic = 0;
+			sched_free(g);
+			break;
+		}
+		/* JOINABLE -> EXITED. A racing pthread_detach either wins
+		 * (we see DETACHED and free) or sees EXITED and frees. */
+		if (atomic_compare_exchange_weak(&t->join, &s, JOIN_EXITED)) {
+			waitq_wake(&t->join, 1);
+			break;
+		}
+	}
+	/* glibc: when the last thread exits (main having called pthread_exit),
+	 * the process exits with status 0. */
+	if (atomic_fetch_sub(&threads_alive, 1) == 1)
+		exit(0);
+}
+
+static void bootstrap_main_g(void)
+{
+	struct g *g = sched_current();
+	struct thread *t = sched_g_ext(g);
+	struct thread *before = thread_foreign_record();
+	t->magic = THREAD_MAGIC;
+	t->g = g;
+	t->id = before->id;
+	t->is_main = true;
+	t->keys[0] = t->keys0;
+	atomic_store(&t->join, JOIN_JOINABLE);
+	atomic_store(&threads_alive, 1);
+}
+
+void gmpt_bootstrap(void)
+{
+	if (sched_ready())
+		return;
+	/* Only the main thread gets here before main(): constructors run
+	 * single-threaded. */
+	if (syscall(SYS_gettid) != getpid())
+		return;
+	struct gmpt_config cfg;
+	config_load(&cfg);
+	struct sched_config sc = {
+		.procs = cfg.procs,
+		.g_ext_size = sizeof(struct thread),
+		.on_g_dead = on_g_dead,
+		.stress_seed = cfg.stress_seed,
+	};
+	sched_init(&sc);
+	bootstrap_main_g();
+}
+
+__attribute__((constructor(101))) static void gmpt_constructor(void)
+{
+	gmpt_bootstrap();
+}

@@ -1,0 +1,139 @@
+/* shim/cond.c - pthread_cond_* inside the program's own pthread_cond_t.
+ *
+ * All cond functions are gmpt's, so the 48 bytes use gmpt's layout; all
+ * zeros (PTHREAD_COND_INITIALIZER) is a valid CLOCK_REALTIME condvar:
+ *
+ *   seq      bumped by every signal/broadcast; waiters sleep on it
+ *   waiters  threads between "decided to wait" and "woken or gave up"
+ *   clock    the clockid of pthread_condattr_setclock
+ *   pshared  1 for PTHREAD_PROCESS_SHARED
+ *
+ * A waiter reads seq while it still holds the mutex, so a signal sent
+ * after the waiter released the mutex changes seq and the waiter's sleep
+ * returns at once: no lost wakeup. waiters lets signal skip the wait queue
+ * when nobody waits; a waker subtracts exactly the number it dequeued, a
+ * waiter that was not dequeued (seq moved, timeout) subtracts itself. */
+#include "shim/thread.h"
+#include "sched/sched.h"
+#include "syscalls/deadline.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct cond {
+	_Atomic uint32_t seq;
+	_Atomic uint32_t waiters;
+	uint32_t clock;
+	uint32_t pshared;
+};
+
+_Static_assert(sizeof(struct cond) <= sizeof(pthread_cond_t), "cond does not fit");
+
+#define C(c) ((struct cond *)(c))
+
+EXPORT int pthread_cond_init(pthread_cond_t *restrict c, const pthread_condattr_t *restrict attr)
+{
+	*c = (pthread_cond_t){0};
+	if (attr) {
+		clockid_t clock = CLOCK_REALTIME;
+		int pshared = PTHREAD_PROCESS_PRIVATE;
+		pthread_condattr_getclock(attr, &clock);
+		pthread_condattr_getpshared(attr, &pshared);
+		C(c)->clock = (uint32_t)clock;
+		C(c)->pshared = pshared == PTHREAD_PROCESS_SHARED;
+	}
+	return 0;
+}
+
+EXPORT int pthread_cond_destroy(pthread_cond_t *c)
+{
+	(void)c;
+	return 0;
+}
+
+static int kernel_wait(struct cond *c, uint32_t seq, int64_t deadline)
+{
+	struct timespec ts, *tsp = NULL;
+	if (deadline) {
+		int64_t left = deadline - nanotime();
+		if (left <= 0)
+			return ETIMEDOUT;
+		ts.tv_sec = left / 1000000000;
+		ts.tv_nsec = left % 1000000000;
+		tsp = &ts;
+	}
+	long r = syscall(SYS_futex, &c->seq, FUTEX_WAIT, seq, tsp, NULL, 0);
+	return r == 0 ? 0 : (errno == ETIMEDOUT ? ETIMEDOUT : EAGAIN);
+}
+
+static int wait_common(struct cond *c, pthread_mutex_t *m, int64_t deadline)
+{
+	uint32_t seq = atomic_load(&c->seq);
+	atomic_fetch_add(&c->waiters, 1);
+	int err = mutex_unlock_for_wait(m);
+	if (err) {
+		atomic_fetch_sub(&c->waiters, 1);
+		return err;
+	}
+	int r;
+	if (c->pshared) {
+		r = kernel_wait(c, seq, deadline);
+		atomic_fetch_sub(&c->waiters, 1);
+	} else {
+		r = waitq_wait(&c->seq, seq, deadline);
+		if (r != 0) /* not dequeued by a waker: account for ourselves */
+			atomic_fetch_sub(&c->waiters, 1);
+	}
+	mutex_relock_after_wait(m);
+	return r == ETIMEDOUT ? ETIMEDOUT : 0;
+}
+
+EXPORT int pthread_cond_wait(pthread_cond_t *restrict c, pthread_mutex_t *restrict m)
+{
+	return wait_common(C(c), m, 0);
+}
+
+EXPORT int pthread_cond_clockwait(pthread_cond_t *restrict c, pthread_mutex_t *restrict m,
+				  clockid_t clock, const struct timespec *restrict abs)
+{
+	if (!deadline_clock_supported(clock) || !timespec_valid(abs))
+		return EINVAL;
+	return wait_common(C(c), m, deadline_from_abstime(clock, abs));
+}
+
+EXPORT int pthread_cond_timedwait(pthread_cond_t *restrict c, pthread_mutex_t *restrict m,
+				  const struct timespec *restrict abs)
+{
+	if (!timespec_valid(abs))
+		return EINVAL;
+	return wait_common(C(c), m, deadline_from_abstime((clockid_t)C(c)->clock, abs));
+}
+
+static void wake(struct cond *c, int n)
+{
+	if (atomic_load(&c->waiters) == 0)
+		return;
+	atomic_fetch_add(&c->seq, 1);
+	if (c->pshared) {
+		syscall(SYS_futex, &c->seq, FUTEX_WAKE, n, NULL, NULL, 0);
+		return;
+	}
+	int woken = waitq_wake(&c->seq, n);
+	if (woken)
+		atomic_fetch_sub(&c->waiters, (uint32_t)woken);
+}
+
+EXPORT int pthread_cond_signal(pthread_cond_t *c)
+{
+	wake(C(c), 1);
+	return 0;
+}
+
+EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
+{
+	wake(C(c), INT_MAX);
+	return 0;
+}

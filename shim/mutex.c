@@ -1,0 +1,218 @@
+/* shim/mutex.c - pthread_mutex_* inside the program's own pthread_mutex_t.
+ *
+ * The fields are glibc's, used the way glibc uses them, so every static
+ * initialiser works unchanged: __lock is the lock word (0 free, 1 locked,
+ * 2 locked and somebody may wait), __owner the owner's thread id, __count
+ * the recursion depth, __kind the type (0 normal, 1 recursive,
+ * 2 errorcheck, 3 adaptive) plus glibc's flag bits. The lock is Drepper's
+ * three-state futex mutex with the G wait queue in place of the kernel
+ * futex, so a waiting thread parks and its P runs something else.
+ *
+ * Process-shared mutexes (PTHREAD_PROCESS_SHARED) must be woken from
+ * another process, which only the kernel can do: they wait on the real
+ * futex (the M blocks with its P for now). */
+#include "shim/thread.h"
+#include "sched/sched.h"
+#include "syscalls/deadline.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define KIND_TYPE_MASK 3
+#define KIND_ROBUST    16
+#define KIND_PSHARED   128
+
+#define LOCKW(m) ((_Atomic uint32_t *)&(m)->__data.__lock)
+#define OWNER(m) ((_Atomic int *)&(m)->__data.__owner)
+
+static int type_of(const pthread_mutex_t *m)
+{
+	return m->__data.__kind & KIND_TYPE_MASK;
+}
+
+EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
+{
+	int kind = PTHREAD_MUTEX_NORMAL;
+	if (attr) {
+		int type, pshared, robust;
+		if (pthread_mutexattr_gettype(attr, &type) != 0)
+			return EINVAL;
+		kind = type;
+		if (pthread_mutexattr_getpshared(attr, &pshared) == 0 &&
+		    pshared == PTHREAD_PROCESS_SHARED)
+			kind |= KIND_PSHARED;
+		if (pthread_mutexattr_getrobust(attr, &robust) == 0 && robust == PTHREAD_MUTEX_ROBUST)
+			kind |= KIND_ROBUST;
+	}
+	*m = (pthread_mutex_t){0};
+	m->__data.__kind = kind;
+	return 0;
+}
+
+EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
+{
+	if (atomic_load(LOCKW(m)) != 0)
+		return EBUSY;
+	return 0;
+}
+
+static int wait_locked(pthread_mutex_t *m, int64_t deadline)
+{
+	if (m->__data.__kind & KIND_PSHARED) {
+		struct timespec ts, *tsp = NULL;
+		if (deadline) {
+			int64_t left = deadline - nanotime();
+			if (left <= 0)
+				return ETIMEDOUT;
+			ts.tv_sec = left / 1000000000;
+			ts.tv_nsec = left % 1000000000;
+			tsp = &ts;
+		}
+		long r = syscall(SYS_futex, LOCKW(m), FUTEX_WAIT, 2, tsp, NULL, 0);
+		return r == 0 ? 0 : (errno == ETIMEDOUT ? ETIMEDOUT : 0);
+	}
+	return waitq_wait(LOCKW(m), 2, deadline);
+}
+
+static void wake_one(pthread_mutex_t *m)
+{
+	if (m->__data.__kind & KIND_PSHARED)
+		syscall(SYS_futex, LOCKW(m), FUTEX_WAKE, 1, NULL, NULL, 0);
+	else
+		waitq_wake(LOCKW(m), 1);
+}
+
+/* The contended path, apart from the fast path so that stays small. */
+static int lock_slow(pthread_mutex_t *m, int64_t deadline, const struct timespec *abs)
+{
+	_Atomic uint32_t *w = LOCKW(m);
+	/* Spin briefly when another P may be running the owner: a critical
+	 * section is usually shorter than a park and a wakeup. */
+	if (sched_procs() > 1) {
+		for (int i = 0; i < 4; i++) {
+			for (int k = 0; k < 30; k++)
+				__asm__ volatile("pause" ::: "memory");
+			uint32_t z = 0;
+			if (atomic_load_explicit(w, memory_order_relaxed) == 0 &&
+			    atomic_compare_exchange_strong(w, &z, 1))
+				return 0;
+		}
+	}
+	if (abs && !timespec_valid(abs))
+		return EINVAL;
+	while (atomic_exchange(w, 2) != 0) {
+		if (wait_locked(m, deadline) == ETIMEDOUT)
+			return ETIMEDOUT;
+	}
+	return 0;
+}
+
+static int lock_common(pthread_mutex_t *m, int64_t deadline, const struct timespec *abs)
+{
+	int type = type_of(m);
+	int self = (int)thread_self_id();
+	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
+		if (atomic_load_explicit(OWNER(m), memory_order_relaxed) == self) {
+			if (type == PTHREAD_MUTEX_ERRORCHECK)
+				return EDEADLK;
+			if (m->__data.__count == UINT_MAX)
+				return EAGAIN;
+			m->__data.__count++;
+			return 0;
+		}
+	}
+	uint32_t z = 0;
+	if (!atomic_compare_exchange_strong_explicit(LOCKW(m), &z, 1, memory_order_acquire,
+						     memory_order_relaxed)) {
+		int err = lock_slow(m, deadline, abs);
+		if (err)
+			return err;
+	}
+	atomic_store_explicit(OWNER(m), self, memory_order_relaxed);
+	m->__data.__count = 1;
+	return 0;
+}
+
+EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
+{
+	return lock_common(m, 0, NULL);
+}
+
+EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
+{
+	int type = type_of(m);
+	int self = (int)thread_self_id();
+	if (atomic_load_explicit(OWNER(m), memory_order_relaxed) == self) {
+		if (type == PTHREAD_MUTEX_RECURSIVE) {
+			if (m->__data.__count == UINT_MAX)
+				return EAGAIN;
+			m->__data.__count++;
+			return 0;
+		}
+		return EBUSY;
+	}
+	uint32_t z = 0;
+	if (!atomic_compare_exchange_strong_explicit(LOCKW(m), &z, 1, memory_order_acquire,
+						     memory_order_relaxed))
+		return EBUSY;
+	atomic_store_explicit(OWNER(m), self, memory_order_relaxed);
+	m->__data.__count = 1;
+	return 0;
+}
+
+EXPORT int pthread_mutex_clocklock(pthread_mutex_t *restrict m, clockid_t clock,
+				   const struct timespec *restrict abs)
+{
+	if (!deadline_clock_supported(clock))
+		return EINVAL;
+	int64_t deadline = timespec_valid(abs) ? deadline_from_abstime(clock, abs) : 1;
+	return lock_common(m, deadline, abs);
+}
+
+EXPORT int pthread_mutex_timedlock(pthread_mutex_t *restrict m,
+				   const struct timespec *restrict abs)
+{
+	return pthread_mutex_clocklock(m, CLOCK_REALTIME, abs);
+}
+
+static int unlock_common(pthread_mutex_t *m, bool full)
+{
+	int type = type_of(m);
+	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
+		if (atomic_load_explicit(OWNER(m), memory_order_relaxed) !=
+			    (int)thread_self_id() ||
+		    atomic_load(LOCKW(m)) == 0)
+			return EPERM;
+		if (type == PTHREAD_MUTEX_RECURSIVE && !full && --m->__data.__count > 0)
+			return 0;
+	}
+	atomic_store_explicit(OWNER(m), 0, memory_order_relaxed);
+	m->__data.__count = 0;
+	if (atomic_exchange_explicit(LOCKW(m), 0, memory_order_release) == 2)
+		wake_one(m);
+	return 0;
+}
+
+EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+	return unlock_common(m, false);
+}
+
+/* pthread_cond_wait releases the mutex once, whatever the recursion depth
+ * (glibc refuses a recursive mutex held more than once; so do we), and
+ * takes it back fully. */
+int mutex_unlock_for_wait(pthread_mutex_t *m)
+{
+	if (type_of(m) == PTHREAD_MUTEX_RECURSIVE && m->__data.__count > 1 &&
+	    atomic_load_explicit(OWNER(m), memory_order_relaxed) == (int)thread_self_id())
+		return EPERM;
+	return unlock_common(m, true);
+}
+
+int mutex_relock_after_wait(pthread_mutex_t *m)
+{
+	return lock_common(m, 0, NULL);
+}

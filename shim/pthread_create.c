@@ -1,0 +1,98 @@
+/* shim/pthread_create.c - a new thread is a new G.
+ *
+ * The attributes stay in glibc's own pthread_attr_t layout (the program
+ * sets them with glibc's setters, which gmpt does not replace: they only
+ * store fields) and are read back with glibc's getters. */
+#include "shim/thread.h"
+#include "sched/sched.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+static void thread_entry(void *unused)
+{
+	(void)unused;
+	struct thread *t = sched_g_ext(sched_current());
+	thread_finish(t, t->start(t->arg));
+}
+
+struct create_ctx {
+	pthread_t *handle;
+	void *(*start)(void *);
+	void *arg;
+	bool detached;
+};
+
+/* Runs before the G can run anywhere: the handle is stored first, as
+ * glibc stores it before clone, so the new thread may read it. */
+static void prepare(struct g *g, void *p)
+{
+	struct create_ctx *c = p;
+	struct thread *t = sched_g_ext(g);
+	t->magic = THREAD_MAGIC;
+	t->g = g;
+	t->id = thread_new_id();
+	t->start = c->start;
+	t->arg = c->arg;
+	t->keys[0] = t->keys0;
+	atomic_store(&t->join, c->detached ? JOIN_DETACHED : JOIN_JOINABLE);
+	*c->handle = (pthread_t)t;
+}
+
+static int read_attr(const pthread_attr_t *attr, struct stack_spec *spec, bool *detached)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	spec->size = 0;
+	spec->guard = page;
+	spec->user_stack = NULL;
+	spec->user_size = 0;
+	*detached = false;
+	if (!attr)
+		return 0;
+	int ds;
+	if (pthread_attr_getdetachstate(attr, &ds) != 0)
+		return EINVAL;
+	*detached = ds == PTHREAD_CREATE_DETACHED;
+	size_t size = 0, guard = 0;
+	pthread_attr_getstacksize(attr, &size);
+	pthread_attr_getguardsize(attr, &guard);
+	/* pthread_attr_getstack computes addr - size even when no stack was
+	 * set; the deprecated getter tells "set" from "not set". */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	void *top = NULL;
+	pthread_attr_getstackaddr(attr, &top);
+#pragma GCC diagnostic pop
+	if (top) {
+		spec->user_stack = (char *)top - size;
+		spec->user_size = size;
+		return 0;
+	}
+	/* glibc's stack size includes the guard; a size that only glibc's
+	 * default produced (no setter called) is the default. */
+	if (size != sched_default_stack_size())
+		spec->size = size;
+	spec->guard = guard;
+	return 0;
+}
+
+EXPORT int pthread_create(pthread_t *restrict handle, const pthread_attr_t *restrict attr,
+			  void *(*start)(void *), void *restrict arg)
+{
+	if (!sched_ready()) {
+		gmpt_bootstrap();
+		if (!sched_ready())
+			return EAGAIN; /* not the main thread, before gmpt started */
+	}
+	struct create_ctx c = {.handle = handle, .start = start, .arg = arg};
+	struct stack_spec spec;
+	int err = read_attr(attr, &spec, &c.detached);
+	if (err)
+		return err;
+	atomic_fetch_add(&threads_alive, 1);
+	if (!sched_spawn(thread_entry, NULL, &spec, prepare, &c)) {
+		atomic_fetch_sub(&threads_alive, 1);
+		return EAGAIN;
+	}
+	return 0;
+}

@@ -1,0 +1,12 @@
+/* shim/pthread_self.c - pthread_self and pthread_equal. */
+#include "shim/thread.h"
+
+EXPORT pthread_t pthread_self(void)
+{
+	return (pthread_t)thread_self();
+}
+
+EXPORT int pthread_equal(pthread_t a, pthread_t b)
+{
+	return a == b;
+}

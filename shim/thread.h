@@ -1,0 +1,74 @@
+/* shim/thread.h - what a pthread_t points at.
+ *
+ * For a thread gmpt created, struct thread lives in the extension area of
+ * its G (sched_g_ext), so it is pooled with the G. Threads gmpt did not
+ * create (and an M's scheduler when it runs exit handlers) get a record in
+ * their own TLS, so pthread_self, keys and mutex ownership still work
+ * there. */
+#ifndef GMPT_SHIM_THREAD_H
+#define GMPT_SHIM_THREAD_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define THREAD_MAGIC 0x676d70742d746872ULL /* "gmpt-thr" */
+#define EXPORT       __attribute__((visibility("default")))
+
+#define KEY_BLOCK  32
+#define KEY_BLOCKS (PTHREAD_KEYS_MAX / KEY_BLOCK)
+
+struct key_slot {
+	uint64_t seq; /* the key's sequence when the value was set */
+	void *data;
+};
+
+enum join_state {
+	JOIN_JOINABLE,
+	JOIN_DETACHED,
+	JOIN_EXITED, /* dead and joinable: the G waits for its joiner */
+};
+
+struct thread {
+	uint64_t magic;
+	struct g *g; /* NULL for a thread gmpt did not create */
+	uint32_t id; /* never 0; what mutexes record as their owner */
+	bool is_main;
+
+	void *(*start)(void *);
+	void *arg;
+	void *retval;
+
+	_Atomic uint32_t join;    /* enum join_state; joiners wait on it */
+	_Atomic uint32_t joiners; /* 0 or 1: a second joiner gets EINVAL */
+
+	struct key_slot *keys[KEY_BLOCKS]; /* keys[0] == keys0 once used */
+	struct key_slot keys0[KEY_BLOCK];
+};
+
+/* The calling thread's record (never NULL). */
+struct thread *thread_self(void);
+uint32_t thread_self_id(void);
+/* pthread_t -> record, or NULL if it is not one of ours. */
+struct thread *thread_from_handle(pthread_t t);
+uint32_t thread_new_id(void);
+/* This kernel thread's TLS record (what thread_self gives outside a G). */
+struct thread *thread_foreign_record(void);
+
+/* bootstrap.c */
+void gmpt_bootstrap(void);
+extern _Atomic int64_t threads_alive;
+
+/* key.c: run key destructors for t, then free its key blocks. */
+void keys_run_destructors(struct thread *t);
+
+/* pthread_exit.c: the common end of every thread gmpt created. */
+_Noreturn void thread_finish(struct thread *t, void *retval);
+
+/* mutex.c: used by cond.c */
+int mutex_unlock_for_wait(pthread_mutex_t *m);
+int mutex_relock_after_wait(pthread_mutex_t *m);
+
+#endif

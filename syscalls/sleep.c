@@ -1,0 +1,72 @@
+/* syscalls/sleep.c - nanosleep, clock_nanosleep, usleep and sleep as timer
+ * parks: the G sleeps on its P's timer heap and the P runs other Gs.
+ *
+ * glibc's sleep() and usleep() call nanosleep internally without going
+ * through the PLT, so each is interposed on its own. Outside a G (a thread
+ * gmpt did not create) the real system call is made. Signals cannot
+ * interrupt a parked G yet, so these never fail with EINTR. */
+#include "sched/sched.h"
+#include "syscalls/deadline.h"
+
+#include <errno.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+static int sleep_in_kernel(clockid_t c, int flags, const struct timespec *req,
+			   struct timespec *rem)
+{
+	long r = syscall(SYS_clock_nanosleep, c, flags, req, rem);
+	return r == 0 ? 0 : errno;
+}
+
+EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *req,
+			   struct timespec *rem)
+{
+	if (!sched_current() || !deadline_clock_supported(c))
+		return sleep_in_kernel(c, flags, req, rem);
+	if (!timespec_valid(req))
+		return EINVAL;
+	int64_t deadline;
+	if (flags & TIMER_ABSTIME) {
+		deadline = deadline_from_abstime(c, req);
+	} else {
+		if (req->tv_sec < 0)
+			return EINVAL;
+		deadline = deadline_from_relative(req);
+	}
+	sched_sleep_until(deadline);
+	if (rem && !(flags & TIMER_ABSTIME))
+		rem->tv_sec = rem->tv_nsec = 0;
+	return 0;
+}
+
+EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
+{
+	if (!sched_current()) {
+		long r = syscall(SYS_nanosleep, req, rem);
+		return r == 0 ? 0 : -1;
+	}
+	if (!timespec_valid(req) || req->tv_sec < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	sched_sleep_until(deadline_from_relative(req));
+	return 0;
+}
+
+EXPORT int usleep(useconds_t usec)
+{
+	struct timespec ts = {usec / 1000000, (long)(usec % 1000000) * 1000};
+	return nanosleep(&ts, NULL);
+}
+
+EXPORT unsigned int sleep(unsigned int seconds)
+{
+	struct timespec ts = {seconds, 0};
+	if (nanosleep(&ts, &ts) == 0)
+		return 0;
+	return (unsigned int)ts.tv_sec + (ts.tv_nsec > 0);
+}
