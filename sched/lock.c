@@ -2,6 +2,7 @@
  *
  * The scheduler cannot use pthread_mutex_lock: the shim interposes it, and
  * a runtime lock must put the kernel thread to sleep, not a G. */
+#include "arch/syscall.h"
 #include "sched/lock.h"
 
 #include <errno.h>
@@ -22,13 +23,13 @@ int futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 		tsp = &ts;
 	}
 	/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline. */
-	long r = syscall(SYS_futex, addr, op, val, tsp, NULL, FUTEX_BITSET_MATCH_ANY);
-	return r == 0 ? 0 : errno;
+	long r = raw_syscall(SYS_futex, addr, op, val, tsp, NULL, FUTEX_BITSET_MATCH_ANY);
+	return r == 0 ? 0 : (int)-r;
 }
 
 void futex_wake(_Atomic uint32_t *addr, int n)
 {
-	syscall(SYS_futex, addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
+	raw_syscall(SYS_futex, addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
 }
 
 bool rtlock_trylock(struct rtlock *l)

@@ -1,6 +1,7 @@
 /* sched/nanotime.c - the runtime's clock and per-M random numbers. */
 #include "sched/runtime.h"
 
+#include <errno.h>
 #include <time.h>
 
 /* CLOCK_MONOTONIC through the vDSO: no system call with kvm-clock/tsc. */
@@ -20,4 +21,12 @@ uint32_t fastrand(struct m *m)
 	x ^= x >> 27;
 	m->rand = x;
 	return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+/* errno is declared through a const function, so a caller could reuse an
+ * address computed before a G switch (and so another kernel thread's
+ * errno). An out-of-line call computes it afresh. */
+void sched_set_errno(int e)
+{
+	errno = e;
 }

@@ -2,6 +2,7 @@
  *
  * The program's pthread_create resolves to the shim, so the real one is
  * looked up past us in the lookup order (RTLD_NEXT), once. */
+#include "arch/syscall.h"
 #include "sched/osthread.h"
 #include "sched/sched.h"
 
@@ -24,7 +25,7 @@ struct os_start {
 /* Raw system call: the shim may interpose the libc signal-mask calls. */
 static void set_sigmask(const sigset_t *set, sigset_t *old)
 {
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, set, old, _NSIG / 8);
+	raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, set, old, _NSIG / 8);
 }
 
 static void *os_thread_start(void *p)

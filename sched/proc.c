@@ -7,6 +7,7 @@
  * M (which will find the G), or starts one (wakep); and an M that stops
  * spinning re-checks every run queue after it has published that it is no
  * longer spinning (see findrunnable's "drop P" step). */
+#include "arch/syscall.h"
 #include "sched/runtime.h"
 #include "sched/sched.h"
 #include "sched/stack.h"
@@ -650,6 +651,24 @@ static bool finish_switch(struct m *m, struct g *g)
 		if (sched.on_g_dead)
 			sched.on_g_dead(g);
 		return false;
+	case AFTER_SYSCALL_NO_P:
+		/* Go's exitsyscall0: this M has no P. Take an idle one if one
+		 * appeared, else queue g for any M and sleep until needed. */
+		atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+		rtlock_lock(&sched.lock);
+		struct p *pp = pidleget();
+		if (!pp) {
+			gqueue_push(&sched.runq, g);
+			atomic_fetch_add(&sched.runqsize, 1);
+		}
+		rtlock_unlock(&sched.lock);
+		if (pp) {
+			acquirep(m, pp);
+			mark_running(m, g);
+			return true;
+		}
+		stopm(m);
+		return false;
 	case AFTER_NONE:
 		break;
 	}
@@ -714,7 +733,7 @@ static void m_thread_main(void *arg)
 {
 	struct m *m = arg;
 	m_set_self(m);
-	m->tid = (pid_t)syscall(SYS_gettid);
+	m->tid = (pid_t)raw_syscall(SYS_gettid);
 	m->tls_base = arch_thread_pointer();
 	fiber_m_init(m);
 	acquirep(m, m->nextp);
@@ -763,6 +782,40 @@ _Noreturn void sched_exit(void)
 	struct m *m = m_self();
 	switch_to_g0(m, m->curg, AFTER_EXIT);
 	sched_fatal("a dead G was resumed");
+}
+
+/* Go's entersyscallblock: give the P away before the kernel thread
+ * blocks, so the Gs queued on it keep running. */
+void sched_enter_blocking_syscall(void)
+{
+	struct m *m = m_self();
+	if (!m || !m->curg || !m->p)
+		return;
+	int e = errno;
+	handoffp(releasep(m));
+	errno = e;
+}
+
+/* Go's exitsyscall, slow path only (there is no fast path to take the same
+ * P back while nothing retakes Ps from system calls). */
+void sched_exit_blocking_syscall(void)
+{
+	struct m *m = m_self();
+	if (!m || !m->curg || m->p)
+		return;
+	if (atomic_load(&sched.npidle) > 0) {
+		rtlock_lock(&sched.lock);
+		struct p *pp = pidleget();
+		rtlock_unlock(&sched.lock);
+		if (pp) {
+			acquirep(m, pp);
+			return;
+		}
+	}
+	/* No P: switch to g0, which queues this G and parks the M. errno
+	 * travels with the G (finish_switch/mark_running), and nothing here
+	 * touches it after the switch: its address may be another M's. */
+	switch_to_g0(m, m->curg, AFTER_SYSCALL_NO_P);
 }
 
 static bool sleep_unlock(struct g *g, void *arg)
@@ -855,7 +908,7 @@ void sched_init(const struct sched_config *cfg)
 	struct m *m0 = newm_alloc();
 	m0->is_m0 = true;
 	m_set_self(m0);
-	m0->tid = (pid_t)syscall(SYS_gettid);
+	m0->tid = (pid_t)raw_syscall(SYS_gettid);
 	m0->tls_base = arch_thread_pointer();
 	if (cfg->stress_seed)
 		m0->rand = cfg->stress_seed | 1;

@@ -106,7 +106,7 @@ struct p {
 	uint32_t nstack_cache;
 };
 
-enum m_after { AFTER_NONE, AFTER_PARK, AFTER_YIELD, AFTER_EXIT };
+enum m_after { AFTER_NONE, AFTER_PARK, AFTER_YIELD, AFTER_EXIT, AFTER_SYSCALL_NO_P };
 
 struct m {
 	int32_t id;

@@ -50,6 +50,13 @@ _Noreturn void sched_exit(void);
 void sched_free(struct g *g);
 
 void sched_gosched(void);
+
+/* Around a system call that may block for long (Go's entersyscallblock and
+ * exitsyscall): the P is handed to another M first, and afterwards the G
+ * gets an idle P back or is queued for one while this M sleeps. No-ops
+ * outside a G. errno is preserved. */
+void sched_enter_blocking_syscall(void);
+void sched_exit_blocking_syscall(void);
 /* Parks the current G until the CLOCK_MONOTONIC deadline (ns). */
 void sched_sleep_until(int64_t deadline);
 
@@ -63,6 +70,8 @@ int waitq_wake(_Atomic uint32_t *addr, int n);
 
 int64_t nanotime(void);
 int sched_procs(void);
+/* Sets errno on the kernel thread the caller runs on now (see nanotime.c). */
+void sched_set_errno(int e);
 _Noreturn void sched_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

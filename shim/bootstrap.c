@@ -6,6 +6,7 @@
  * works: every entry point treats a thread without a G as a "foreign"
  * thread that blocks in the kernel, and pthread_create bootstraps on
  * demand. */
+#include "arch/syscall.h"
 #include "shim/config.h"
 #include "shim/thread.h"
 #include "sched/sched.h"
@@ -61,7 +62,7 @@ void gmpt_bootstrap(void)
 		return;
 	/* Only the main thread gets here before main(): constructors run
 	 * single-threaded. */
-	if (syscall(SYS_gettid) != getpid())
+	if (raw_syscall(SYS_gettid) != getpid())
 		return;
 	struct gmpt_config cfg;
 	config_load(&cfg);

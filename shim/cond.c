@@ -13,6 +13,7 @@
  * returns at once: no lost wakeup. waiters lets signal skip the wait queue
  * when nobody waits; a waker subtracts exactly the number it dequeued, a
  * waiter that was not dequeued (seq moved, timeout) subtracts itself. */
+#include "arch/syscall.h"
 #include "shim/thread.h"
 #include "sched/sched.h"
 #include "syscalls/deadline.h"
@@ -65,8 +66,10 @@ static int kernel_wait(struct cond *c, uint32_t seq, int64_t deadline)
 		ts.tv_nsec = left % 1000000000;
 		tsp = &ts;
 	}
-	long r = syscall(SYS_futex, &c->seq, FUTEX_WAIT, seq, tsp, NULL, 0);
-	return r == 0 ? 0 : (errno == ETIMEDOUT ? ETIMEDOUT : EAGAIN);
+	sched_enter_blocking_syscall();
+	long r = raw_syscall(SYS_futex, &c->seq, FUTEX_WAIT, seq, tsp, NULL, 0);
+	sched_exit_blocking_syscall();
+	return r == 0 ? 0 : (r == -ETIMEDOUT ? ETIMEDOUT : EAGAIN);
 }
 
 static int wait_common(struct cond *c, pthread_mutex_t *m, int64_t deadline)
@@ -118,7 +121,7 @@ static void wake(struct cond *c, int n)
 		return;
 	atomic_fetch_add(&c->seq, 1);
 	if (c->pshared) {
-		syscall(SYS_futex, &c->seq, FUTEX_WAKE, n, NULL, NULL, 0);
+		raw_syscall(SYS_futex, &c->seq, FUTEX_WAKE, n, NULL, NULL, 0);
 		return;
 	}
 	int woken = waitq_wake(&c->seq, n);

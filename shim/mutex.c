@@ -11,6 +11,7 @@
  * Process-shared mutexes (PTHREAD_PROCESS_SHARED) must be woken from
  * another process, which only the kernel can do: they wait on the real
  * futex (the M blocks with its P for now). */
+#include "arch/syscall.h"
 #include "shim/thread.h"
 #include "sched/sched.h"
 #include "syscalls/deadline.h"
@@ -71,8 +72,10 @@ static int wait_locked(pthread_mutex_t *m, int64_t deadline)
 			ts.tv_nsec = left % 1000000000;
 			tsp = &ts;
 		}
-		long r = syscall(SYS_futex, LOCKW(m), FUTEX_WAIT, 2, tsp, NULL, 0);
-		return r == 0 ? 0 : (errno == ETIMEDOUT ? ETIMEDOUT : 0);
+		sched_enter_blocking_syscall();
+		long r = raw_syscall(SYS_futex, LOCKW(m), FUTEX_WAIT, 2, tsp, NULL, 0);
+		sched_exit_blocking_syscall();
+		return r == -ETIMEDOUT ? ETIMEDOUT : 0;
 	}
 	return waitq_wait(LOCKW(m), 2, deadline);
 }
@@ -80,7 +83,7 @@ static int wait_locked(pthread_mutex_t *m, int64_t deadline)
 static void wake_one(pthread_mutex_t *m)
 {
 	if (m->__data.__kind & KIND_PSHARED)
-		syscall(SYS_futex, LOCKW(m), FUTEX_WAKE, 1, NULL, NULL, 0);
+		raw_syscall(SYS_futex, LOCKW(m), FUTEX_WAKE, 1, NULL, NULL, 0);
 	else
 		waitq_wake(LOCKW(m), 1);
 }

@@ -4,6 +4,7 @@
  * global queue; the local tail costs no lock, and the global queue is still
  * checked every 61st schedule so nothing starves). Outside a G, the kernel
  * yields. */
+#include "arch/syscall.h"
 #include "shim/thread.h"
 #include "sched/sched.h"
 
@@ -15,7 +16,7 @@ EXPORT int sched_yield(void)
 	if (sched_current())
 		sched_gosched();
 	else
-		syscall(SYS_sched_yield);
+		raw_syscall(SYS_sched_yield);
 	return 0;
 }
 

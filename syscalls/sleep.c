@@ -7,19 +7,26 @@
  * interrupt a parked G yet, so these never fail with EINTR. */
 #include "sched/sched.h"
 #include "syscalls/deadline.h"
+#include "syscalls/real.h"
 
 #include <errno.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
+typedef int (*clock_nanosleep_fn)(clockid_t, int, const struct timespec *, struct timespec *);
+typedef int (*nanosleep_fn)(const struct timespec *, struct timespec *);
+
+/* glibc's own, for clocks the timer heap does not keep (CPU-time clocks)
+ * and for threads that are not Gs. A G hands its P off around it. */
 static int sleep_in_kernel(clockid_t c, int flags, const struct timespec *req,
 			   struct timespec *rem)
 {
-	long r = syscall(SYS_clock_nanosleep, c, flags, req, rem);
-	return r == 0 ? 0 : errno;
+	sched_enter_blocking_syscall();
+	int r = REAL(clock_nanosleep_fn, clock_nanosleep)(c, flags, req, rem);
+	sched_exit_blocking_syscall();
+	return r;
 }
 
 EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *req,
@@ -45,10 +52,8 @@ EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *req,
 
 EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
-	if (!sched_current()) {
-		long r = syscall(SYS_nanosleep, req, rem);
-		return r == 0 ? 0 : -1;
-	}
+	if (!sched_current())
+		return REAL(nanosleep_fn, nanosleep)(req, rem);
 	if (!timespec_valid(req) || req->tv_sec < 0) {
 		errno = EINVAL;
 		return -1;

@@ -3,6 +3,7 @@
  * Only the AT_HWCAP2 bit is trusted: on some VMs wrfsbase executes without
  * faulting while the kernel does not preserve the value across a context
  * switch, so "it did not trap" proves nothing. */
+#include "arch/syscall.h"
 #include "arch/arch.h"
 
 #include <asm/prctl.h>
@@ -27,5 +28,5 @@ void arch_tls_set_base(void *base)
 	if (st > 0)
 		__asm__ volatile("wrfsbase %0" ::"r"(base) : "memory");
 	else
-		syscall(SYS_arch_prctl, ARCH_SET_FS, base);
+		raw_syscall(SYS_arch_prctl, ARCH_SET_FS, base);
 }
