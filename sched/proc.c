@@ -103,6 +103,13 @@ uint64_t sched_g_id(struct g *g)
 	return g->id;
 }
 
+void sched_g_stack(struct g *g, void **lo, size_t *size, size_t *guard)
+{
+	*lo = g->stack_lo;
+	*size = (size_t)(g->stack_hi - g->stack_lo);
+	*guard = g->stack_guard;
+}
+
 /* ---- P and M bookkeeping (Go: acquirep, releasep, pidleput, mput) ---- */
 
 static void acquirep(struct m *m, struct p *pp)

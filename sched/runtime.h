@@ -60,6 +60,7 @@ struct g {
 	char *stack_lo;
 	char *stack_hi;
 	size_t map_size;
+	size_t stack_guard;
 
 	void (*entry)(void *);
 	void *entry_arg;

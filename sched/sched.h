@@ -30,6 +30,8 @@ struct g *sched_current(void);
 void *sched_g_ext(struct g *g);
 struct g *sched_g_from_ext(void *ext);
 uint64_t sched_g_id(struct g *g);
+/* g's stack: lowest usable address, usable size, guard bytes below it. */
+void sched_g_stack(struct g *g, void **lo, size_t *size, size_t *guard);
 
 struct stack_spec {
 	size_t size;      /* usable bytes; 0: the default */

@@ -20,6 +20,7 @@
 #include "sched/stack.h"
 #include "sched/runtime.h"
 #include "sched/sysfile.h"
+#include "sched/osthread.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -111,6 +112,7 @@ static void header_apply(struct g *g, struct stack_header *h)
 	g->stack_lo = h->map_base + h->guard;
 	g->stack_hi = (char *)h;
 	g->map_size = h->map_size;
+	g->stack_guard = h->guard;
 	if (h->kind == STACK_CANARY)
 		*(uint64_t *)g->stack_lo = STACK_CANARY_VALUE;
 }
@@ -181,6 +183,7 @@ int stack_acquire(struct p *pp, struct g *g, const struct stack_spec *spec)
 		g->stack_lo = spec->user_stack;
 		g->stack_hi = (char *)spec->user_stack + spec->user_size;
 		g->map_size = 0;
+		g->stack_guard = 0;
 		return 0;
 	}
 	size_t size = spec && spec->size ? spec->size : default_size;
@@ -255,9 +258,11 @@ void stack_alloc_g0(void **lo, size_t *size)
 
 void stack_describe_main(struct g *g)
 {
-	/* The process stack grows on demand; only its top is known cheaply. */
-	char here;
-	g->stack_hi = &here;
-	g->stack_lo = NULL;
+	/* The process stack as glibc describes it: RLIMIT_STACK below its top. */
+	void *lo;
+	size_t size;
+	os_thread_stack(&lo, &size);
+	g->stack_lo = lo;
+	g->stack_hi = (char *)lo + size;
 	g->map_size = 0;
 }
