@@ -618,13 +618,19 @@ static inline void check_stack(struct g *g)
 			    (unsigned long)g->id, (size_t)(g->stack_hi - g->stack_lo));
 }
 
+/* The fs base a G runs with: its own TCB, or its M's (shared TLS). */
+static inline void *g_tls(struct m *m, struct g *g)
+{
+	return g->tls_base ? g->tls_base : m->tls_base;
+}
+
 static void mark_running(struct m *m, struct g *g)
 {
 	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
 	g->m = m;
 	m->curg = g;
 	errno = g->saved_errno;
-	arch_tls_switch(m->tls_base, g->tls_base);
+	arch_tls_switch(m->tls_base, g_tls(m, g));
 }
 
 /* The part of Go's mcall callees (park_m, gosched_m, goexit0) that runs on
@@ -632,7 +638,7 @@ static void mark_running(struct m *m, struct g *g)
 static bool finish_switch(struct m *m, struct g *g)
 {
 	g->saved_errno = errno;
-	arch_tls_switch(g->tls_base, m->tls_base);
+	arch_tls_switch(g_tls(m, g), m->tls_base);
 	check_stack(g);
 	m->curg = NULL;
 	g->m = NULL;
