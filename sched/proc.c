@@ -473,6 +473,16 @@ static bool any_runq_nonempty(void)
 	return false;
 }
 
+static bool acquire_idle_p(struct m *m)
+{
+	rtlock_lock(&sched.lock);
+	struct p *pp = pidleget();
+	rtlock_unlock(&sched.lock);
+	if (pp)
+		acquirep(m, pp);
+	return pp != NULL;
+}
+
 /* Go's findRunnable. Returns a G with m->p held; *inherit tells whether it
  * came from runnext. */
 static struct g *findrunnable(struct m *m, bool *inherit)
@@ -557,11 +567,7 @@ top:;
 		atomic_fetch_sub(&sched.nmspinning, 1);
 	}
 	if (atomic_load(&sched.runqsize) != 0 || any_runq_nonempty()) {
-		rtlock_lock(&sched.lock);
-		pp = pidleget();
-		rtlock_unlock(&sched.lock);
-		if (pp) {
-			acquirep(m, pp);
+		if (acquire_idle_p(m)) {
 			if (was_spinning) {
 				m->spinning = true;
 				atomic_fetch_add(&sched.nmspinning, 1);
@@ -581,27 +587,15 @@ top:;
 				futex_wait(&sched.poll_word, word, until);
 			atomic_store(&sched.poll_until, 0);
 			atomic_store(&sched.polling, 0);
-			rtlock_lock(&sched.lock);
-			pp = pidleget();
-			rtlock_unlock(&sched.lock);
-			if (pp) {
-				acquirep(m, pp);
+			if (acquire_idle_p(m))
 				goto top;
-			}
 		} else {
 			atomic_store(&sched.polling, 0);
 			/* A timer added between our scan and the store above saw
 			 * polling == 1 and broke a sleep that never happened: look
 			 * again before sleeping without a deadline. */
-			if (timers_earliest() != 0) {
-				rtlock_lock(&sched.lock);
-				pp = pidleget();
-				rtlock_unlock(&sched.lock);
-				if (pp) {
-					acquirep(m, pp);
-					goto top;
-				}
-			}
+			if (timers_earliest() != 0 && acquire_idle_p(m))
+				goto top;
 		}
 	}
 	stopm(m);
@@ -816,15 +810,8 @@ void sched_exit_blocking_syscall(void)
 	struct m *m = m_self();
 	if (!m || !m->curg || m->p)
 		return;
-	if (atomic_load(&sched.npidle) > 0) {
-		rtlock_lock(&sched.lock);
-		struct p *pp = pidleget();
-		rtlock_unlock(&sched.lock);
-		if (pp) {
-			acquirep(m, pp);
-			return;
-		}
-	}
+	if (atomic_load(&sched.npidle) > 0 && acquire_idle_p(m))
+		return;
 	/* No P: switch to g0, which queues this G and parks the M. errno
 	 * travels with the G (finish_switch/mark_running), and nothing here
 	 * touches it after the switch: its address may be another M's. */

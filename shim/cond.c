@@ -13,16 +13,13 @@
  * returns at once: no lost wakeup. waiters lets signal skip the wait queue
  * when nobody waits; a waker subtracts exactly the number it dequeued, a
  * waiter that was not dequeued (seq moved, timeout) subtracts itself. */
-#include "arch/syscall.h"
 #include "shim/thread.h"
 #include "sched/sched.h"
 #include "syscalls/deadline.h"
+#include "syscalls/futex_shared.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 struct cond {
 	_Atomic uint32_t seq;
@@ -55,23 +52,6 @@ EXPORT int pthread_cond_destroy(pthread_cond_t *c)
 	return 0;
 }
 
-static int kernel_wait(struct cond *c, uint32_t seq, int64_t deadline)
-{
-	struct timespec ts, *tsp = NULL;
-	if (deadline) {
-		int64_t left = deadline - nanotime();
-		if (left <= 0)
-			return ETIMEDOUT;
-		ts.tv_sec = left / 1000000000;
-		ts.tv_nsec = left % 1000000000;
-		tsp = &ts;
-	}
-	sched_enter_blocking_syscall();
-	long r = raw_syscall(SYS_futex, &c->seq, FUTEX_WAIT, seq, tsp, NULL, 0);
-	sched_exit_blocking_syscall();
-	return r == 0 ? 0 : (r == -ETIMEDOUT ? ETIMEDOUT : EAGAIN);
-}
-
 static int wait_common(struct cond *c, pthread_mutex_t *m, int64_t deadline)
 {
 	uint32_t seq = atomic_load(&c->seq);
@@ -83,7 +63,7 @@ static int wait_common(struct cond *c, pthread_mutex_t *m, int64_t deadline)
 	}
 	int r;
 	if (c->pshared) {
-		r = kernel_wait(c, seq, deadline);
+		r = futex_shared_wait((uint32_t *)&c->seq, seq, deadline);
 		atomic_fetch_sub(&c->waiters, 1);
 	} else {
 		r = waitq_wait(&c->seq, seq, deadline);
@@ -121,7 +101,7 @@ static void wake(struct cond *c, int n)
 		return;
 	atomic_fetch_add(&c->seq, 1);
 	if (c->pshared) {
-		raw_syscall(SYS_futex, &c->seq, FUTEX_WAKE, n, NULL, NULL, 0);
+		futex_shared_wake((uint32_t *)&c->seq, n);
 		return;
 	}
 	int woken = waitq_wake(&c->seq, n);

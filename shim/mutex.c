@@ -10,17 +10,14 @@
  *
  * Process-shared mutexes (PTHREAD_PROCESS_SHARED) must be woken from
  * another process, which only the kernel can do: they wait on the real
- * futex (the M blocks with its P for now). */
-#include "arch/syscall.h"
+ * futex, handing the P to another M while it sleeps. */
 #include "shim/thread.h"
 #include "sched/sched.h"
 #include "syscalls/deadline.h"
+#include "syscalls/futex_shared.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #define KIND_TYPE_MASK 3
 #define KIND_ROBUST    16
@@ -45,7 +42,8 @@ EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *att
 		if (pthread_mutexattr_getpshared(attr, &pshared) == 0 &&
 		    pshared == PTHREAD_PROCESS_SHARED)
 			kind |= KIND_PSHARED;
-		if (pthread_mutexattr_getrobust(attr, &robust) == 0 && robust == PTHREAD_MUTEX_ROBUST)
+		if (pthread_mutexattr_getrobust(attr, &robust) == 0 &&
+		    robust == PTHREAD_MUTEX_ROBUST)
 			kind |= KIND_ROBUST;
 	}
 	*m = (pthread_mutex_t){0};
@@ -62,28 +60,15 @@ EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
 
 static int wait_locked(pthread_mutex_t *m, int64_t deadline)
 {
-	if (m->__data.__kind & KIND_PSHARED) {
-		struct timespec ts, *tsp = NULL;
-		if (deadline) {
-			int64_t left = deadline - nanotime();
-			if (left <= 0)
-				return ETIMEDOUT;
-			ts.tv_sec = left / 1000000000;
-			ts.tv_nsec = left % 1000000000;
-			tsp = &ts;
-		}
-		sched_enter_blocking_syscall();
-		long r = raw_syscall(SYS_futex, LOCKW(m), FUTEX_WAIT, 2, tsp, NULL, 0);
-		sched_exit_blocking_syscall();
-		return r == -ETIMEDOUT ? ETIMEDOUT : 0;
-	}
+	if (m->__data.__kind & KIND_PSHARED)
+		return futex_shared_wait((uint32_t *)LOCKW(m), 2, deadline);
 	return waitq_wait(LOCKW(m), 2, deadline);
 }
 
 static void wake_one(pthread_mutex_t *m)
 {
 	if (m->__data.__kind & KIND_PSHARED)
-		raw_syscall(SYS_futex, LOCKW(m), FUTEX_WAKE, 1, NULL, NULL, 0);
+		futex_shared_wake((uint32_t *)LOCKW(m), 1);
 	else
 		waitq_wake(LOCKW(m), 1);
 }
@@ -175,8 +160,7 @@ EXPORT int pthread_mutex_clocklock(pthread_mutex_t *restrict m, clockid_t clock,
 	return lock_common(m, deadline, abs);
 }
 
-EXPORT int pthread_mutex_timedlock(pthread_mutex_t *restrict m,
-				   const struct timespec *restrict abs)
+EXPORT int pthread_mutex_timedlock(pthread_mutex_t *restrict m, const struct timespec *restrict abs)
 {
 	return pthread_mutex_clocklock(m, CLOCK_REALTIME, abs);
 }
@@ -185,8 +169,7 @@ static int unlock_common(pthread_mutex_t *m, bool full)
 {
 	int type = type_of(m);
 	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
-		if (atomic_load_explicit(OWNER(m), memory_order_relaxed) !=
-			    (int)thread_self_id() ||
+		if (atomic_load_explicit(OWNER(m), memory_order_relaxed) != (int)thread_self_id() ||
 		    atomic_load(LOCKW(m)) == 0)
 			return EPERM;
 		if (type == PTHREAD_MUTEX_RECURSIVE && !full && --m->__data.__count > 0)
