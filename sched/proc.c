@@ -292,6 +292,14 @@ static void startm(struct p *pp, bool spinning)
  * already looking for work. Called whenever a G becomes runnable. */
 void wakep(void)
 {
+	/* StoreLoad: the caller has just published a G (a ring tail store,
+	 * which is only a release). An M going idle publishes npidle and
+	 * nmspinning with locked read-modify-writes and then re-reads every
+	 * queue; without a full fence here, x86 may satisfy the loads below
+	 * before our tail store is visible, both sides miss each other, and
+	 * the G waits for its P's current G to block. (Go's atomic store on
+	 * amd64 is an XCHG, which gives runqput the same fence.) */
+	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load(&sched.npidle) == 0)
 		return;
 	/* Be conservative: one spinning M at a time is enough to find the new
@@ -607,9 +615,9 @@ top:;
 static inline void check_stack(struct g *g)
 {
 	if (g->stack_kind == STACK_CANARY && *(uint64_t *)g->stack_lo != STACK_CANARY_VALUE)
-		sched_fatal("stack overflow in thread %lu (stack of %zu bytes, no guard page: "
-			    "vm.max_map_count budget exhausted)",
-			    (unsigned long)g->id, (size_t)(g->stack_hi - g->stack_lo));
+		sched_fatal(
+		    "stack overflow in thread %lu (stack of %zu bytes without a guard page)",
+		    (unsigned long)g->id, (size_t)(g->stack_hi - g->stack_lo));
 }
 
 /* The fs base a G runs with: its own TCB, or its M's (shared TLS). */
@@ -852,7 +860,6 @@ struct g *sched_spawn(void (*entry)(void *), void *arg, const struct stack_spec 
 	struct g *g = gfree_get(pp);
 	if (stack_acquire(pp, g, spec) != 0) {
 		gfree_put(pp, g);
-		errno = EAGAIN;
 		return NULL;
 	}
 	g->id = atomic_fetch_add(&sched.goid_gen, 1) + 1;

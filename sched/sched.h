@@ -40,8 +40,9 @@ struct stack_spec {
 	size_t user_size;
 };
 
-/* Creates a G that runs entry(arg) and makes it runnable. Returns NULL with
- * errno EAGAIN when no stack could be had. The G's ext area is zeroed. */
+/* Creates a G that runs entry(arg) and makes it runnable. Returns NULL when
+ * no stack could be had. The G's ext area is zeroed, then prepare(g, ctx)
+ * runs before the G can run anywhere. */
 struct g *sched_spawn(void (*entry)(void *), void *arg, const struct stack_spec *stack,
 		      void (*prepare)(struct g *g, void *ctx), void *prepare_ctx);
 size_t sched_default_stack_size(void);

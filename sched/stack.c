@@ -33,7 +33,7 @@
 #include <valgrind/valgrind.h>
 #else
 #define VALGRIND_STACK_REGISTER(lo, hi) 0u
-#define VALGRIND_STACK_DEREGISTER(id) ((void)(id))
+#define VALGRIND_STACK_DEREGISTER(id)	((void)(id))
 #endif
 
 /* Lives in the top bytes of every stack mapping we made. */
@@ -43,12 +43,13 @@ struct stack_header {
 	size_t map_size;
 	size_t guard;
 	unsigned vg_id; /* valgrind's stack id */
-	uint32_t kind;  /* STACK_GUARDED or STACK_CANARY */
+	uint32_t kind;	/* STACK_GUARDED or STACK_CANARY */
+	bool poolable;	/* asked for with the default size and guard */
 };
 
-#define HEADER_SIZE    64
-#define P_CACHE_MAX    32
-#define POOL_KEEP_HOT  64
+#define HEADER_SIZE   64
+#define P_CACHE_MAX   32
+#define POOL_KEEP_HOT 64
 
 static size_t page_size;
 static size_t default_size;
@@ -121,6 +122,10 @@ static struct stack_header *stack_map(size_t usable, size_t guard)
 {
 	usable = (usable + page_size - 1) & ~(page_size - 1);
 	guard = (guard + page_size - 1) & ~(page_size - 1);
+	/* Decided by what was asked, not by what the budget allowed: a stack
+	 * that lost its guard to the budget may serve a later default request
+	 * (which would get the same), one asked for without a guard may not. */
+	bool poolable = usable == default_size && guard == page_size;
 	uint32_t kind = STACK_GUARDED;
 	if (guard == 0) {
 		kind = STACK_CANARY;
@@ -146,6 +151,7 @@ static struct stack_header *stack_map(size_t usable, size_t guard)
 	h->map_size = total;
 	h->guard = guard;
 	h->kind = kind;
+	h->poolable = poolable;
 	h->vg_id = VALGRIND_STACK_REGISTER(base + guard, (char *)h);
 	return h;
 fail:
@@ -214,13 +220,7 @@ void stack_release(struct p *pp, struct g *g)
 	}
 	struct stack_header *h = (struct stack_header *)g->stack_hi;
 	g->stack_kind = STACK_NONE;
-	size_t usable = (size_t)((char *)h - h->map_base - h->guard);
-	/* Only default-shaped stacks are pooled: anything else is rare enough
-	 * to map afresh. A canary stack made because the guard budget ran out
-	 * still counts as default-shaped (it was asked for with a guard). */
-	bool pooled_shape = usable >= default_size && usable < default_size + page_size &&
-			    (h->guard == page_size || h->kind == STACK_CANARY);
-	if (!pooled_shape) {
+	if (!h->poolable) {
 		stack_unmap(h);
 		return;
 	}
