@@ -1,12 +1,12 @@
 /* sched/osthread.c - kernel threads for Ms.
  *
- * The program's pthread_create resolves to the shim, so the real one is
- * looked up past us in the lookup order (RTLD_NEXT), once. */
+ * The program's pthread_create, pthread_self and pthread_getattr_np resolve
+ * to the shim, so glibc's own are looked up past us (REAL). */
 #include "arch/syscall.h"
 #include "sched/osthread.h"
+#include "sched/real.h"
 #include "sched/sched.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+typedef pthread_t (*self_fn)(void);
+typedef int (*getattr_fn)(pthread_t, pthread_attr_t *);
 
 struct os_start {
 	void (*fn)(void *);
@@ -39,13 +41,7 @@ static void *os_thread_start(void *p)
 
 int os_thread_create(void (*fn)(void *), void *arg)
 {
-	static pthread_create_fn real;
-	if (!real) {
-		/* Benign race: every thread stores the same pointer. */
-		real = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
-		if (!real)
-			sched_fatal("cannot find glibc's pthread_create: %s", dlerror());
-	}
+	pthread_create_fn real = REAL(pthread_create_fn, pthread_create);
 	struct os_start *st = malloc(sizeof *st);
 	if (!st)
 		return ENOMEM;
@@ -75,11 +71,11 @@ int os_thread_create(void (*fn)(void *), void *arg)
 /* The calling kernel thread's own stack, as glibc describes it. */
 void os_thread_stack(void **lo, size_t *size)
 {
-	pthread_t (*real_self)(void) = (pthread_t(*)(void))dlsym(RTLD_NEXT, "pthread_self");
+	pthread_t self = REAL(self_fn, pthread_self)();
 	pthread_attr_t attr;
 	*lo = NULL;
 	*size = 0;
-	if (real_self && pthread_getattr_np(real_self(), &attr) == 0) {
+	if (REAL(getattr_fn, pthread_getattr_np)(self, &attr) == 0) {
 		pthread_attr_getstack(&attr, lo, size);
 		pthread_attr_destroy(&attr);
 	}

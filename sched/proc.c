@@ -93,16 +93,6 @@ void *sched_g_ext(struct g *g)
 	return g->ext;
 }
 
-struct g *sched_g_from_ext(void *ext)
-{
-	return (struct g *)((char *)ext - offsetof(struct g, ext));
-}
-
-uint64_t sched_g_id(struct g *g)
-{
-	return g->id;
-}
-
 void sched_g_stack(struct g *g, void **lo, size_t *size, size_t *guard)
 {
 	*lo = g->stack_lo;
@@ -152,16 +142,13 @@ static void mput(struct m *m)
 {
 	m->schedlink = sched.midle;
 	sched.midle = m;
-	sched.nmidle++;
 }
 
 static struct m *mget(void)
 {
 	struct m *m = sched.midle;
-	if (m) {
+	if (m)
 		sched.midle = m->schedlink;
-		sched.nmidle--;
-	}
 	return m;
 }
 
@@ -913,7 +900,6 @@ void sched_init(const struct sched_config *cfg)
 	}
 
 	struct m *m0 = newm_alloc();
-	m0->is_m0 = true;
 	m_set_self(m0);
 	m0->tid = (pid_t)raw_syscall(SYS_gettid);
 	m0->tls_base = arch_thread_pointer();

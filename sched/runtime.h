@@ -27,18 +27,18 @@
 #include "sched/timerheap.h"
 
 enum g_status {
-	G_IDLE,     /* allocated, not started, or in a free list */
+	G_IDLE,	    /* allocated, not started, or in a free list */
 	G_RUNNABLE, /* in a run queue */
 	G_RUNNING,  /* on an M */
 	G_WAITING,  /* parked: only ready() brings it back */
-	G_DEAD,     /* finished; its G struct waits for the shim to free it */
+	G_DEAD,	    /* finished; its G struct waits for the shim to free it */
 };
 
 enum g_stack_kind {
-	STACK_NONE,     /* main thread: the process stack, not ours */
-	STACK_GUARDED,  /* ours, with a PROT_NONE guard page below */
-	STACK_CANARY,   /* ours, no guard page: a canary word checked at every switch */
-	STACK_USER,     /* the program's own (pthread_attr_setstack) */
+	STACK_NONE,    /* main thread: the process stack, not ours */
+	STACK_GUARDED, /* ours, with a PROT_NONE guard page below */
+	STACK_CANARY,  /* ours, no guard page: a canary word checked at every switch */
+	STACK_USER,    /* the program's own (pthread_attr_setstack) */
 };
 
 struct waiter;
@@ -118,7 +118,6 @@ struct m {
 	struct p *nextp;
 	struct m *schedlink; /* idle list, under sched.lock */
 	bool spinning;
-	bool is_m0;
 	uint64_t rand;
 	struct note park;
 	void *tls_base; /* the M's own TLS base */
@@ -137,7 +136,6 @@ struct sched {
 	struct rtlock lock;
 
 	struct m *midle;
-	int32_t nmidle;
 	int32_t mcount;
 	_Atomic int32_t mnext_id;
 
@@ -164,7 +162,6 @@ struct sched {
 	_Atomic uint32_t poll_word;
 
 	_Atomic uint64_t goid_gen;
-	_Atomic int64_t ngs_alive; /* user Gs not yet dead */
 
 	size_t g_ext_size;
 	void (*on_g_dead)(struct g *);

@@ -14,10 +14,10 @@
 struct g;
 
 struct sched_config {
-	int procs;                      /* number of Ps, >= 1 */
-	size_t g_ext_size;              /* bytes of per-G data the caller keeps */
+	int procs;			/* number of Ps, >= 1 */
+	size_t g_ext_size;		/* bytes of per-G data the caller keeps */
 	void (*on_g_dead)(struct g *g); /* runs on the M's own stack after a G ended */
-	uint64_t stress_seed;           /* non-zero: randomise scheduling decisions */
+	uint64_t stress_seed;		/* non-zero: randomise scheduling decisions */
 };
 
 /* Turns the calling (main) thread into the first G, running on M0 with P0. */
@@ -28,14 +28,12 @@ bool sched_ready(void);
  * gmpt did not create, or an M running its scheduler). */
 struct g *sched_current(void);
 void *sched_g_ext(struct g *g);
-struct g *sched_g_from_ext(void *ext);
-uint64_t sched_g_id(struct g *g);
 /* g's stack: lowest usable address, usable size, guard bytes below it. */
 void sched_g_stack(struct g *g, void **lo, size_t *size, size_t *guard);
 
 struct stack_spec {
-	size_t size;      /* usable bytes; 0: the default */
-	size_t guard;     /* guard bytes below the stack; 0: none (canary) */
+	size_t size;	  /* usable bytes; 0: the default */
+	size_t guard;	  /* guard bytes below the stack; 0: none (canary) */
 	void *user_stack; /* the program's own stack (pthread_attr_setstack) */
 	size_t user_size;
 };

@@ -24,9 +24,9 @@ struct waiter {
 	struct waiter *next;
 	struct waiter *prev;
 	const void *addr;
-	struct g *g;                 /* NULL: a kernel thread waiting on kwoken */
+	struct g *g; /* NULL: a kernel thread waiting on kwoken */
 	_Atomic uint32_t kwoken;
-	int result;                  /* 0 woken, ETIMEDOUT */
+	int result; /* 0 woken, ETIMEDOUT */
 	bool timed;
 };
 

@@ -67,10 +67,10 @@ void gmpt_bootstrap(void)
 	struct gmpt_config cfg;
 	config_load(&cfg);
 	struct sched_config sc = {
-		.procs = cfg.procs,
-		.g_ext_size = sizeof(struct thread),
-		.on_g_dead = on_g_dead,
-		.stress_seed = cfg.stress_seed,
+	    .procs = cfg.procs,
+	    .g_ext_size = sizeof(struct thread),
+	    .on_g_dead = on_g_dead,
+	    .stress_seed = cfg.stress_seed,
 	};
 	sched_init(&sc);
 	bootstrap_main_g();

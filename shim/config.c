@@ -57,10 +57,12 @@ void config_load(struct gmpt_config *cfg)
 			if (strlen(known[i]) == len && strncmp(*e, known[i], len) == 0)
 				ok = true;
 		if (!ok) {
-			char name[64];
+			char name[64], names[128] = "";
 			snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), *e);
-			config_error("%s%s: unknown variable (gmpt reads GMPT_PROCS, GMPT_STRESS)",
-				     name, "");
+			for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+				snprintf(names + strlen(names), sizeof names - strlen(names),
+					 "%s%s", i ? ", " : "", known[i]);
+			config_error("%s: unknown variable (gmpt reads %s)", name, names);
 		}
 	}
 
@@ -68,8 +70,8 @@ void config_load(struct gmpt_config *cfg)
 	if (v) {
 		uint64_t n;
 		if (parse_u64(v, &n) != 0 || n < 1 || n > MAX_PROCS)
-			config_error("%s='%s': expected a whole number from 1 to 1024", "GMPT_PROCS",
-				     v);
+			config_error("%s='%s': expected a whole number from 1 to 1024",
+				     "GMPT_PROCS", v);
 		cfg->procs = (int)n;
 	} else {
 		cfg->procs = procs_default();

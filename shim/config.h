@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 struct gmpt_config {
-	int procs;            /* GMPT_PROCS */
+	int procs;	      /* GMPT_PROCS */
 	uint64_t stress_seed; /* GMPT_STRESS */
 };
 

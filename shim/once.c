@@ -26,8 +26,8 @@ EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
 		if (s == ONCE_DONE)
 			return 0;
 		/* Somebody runs it: say we wait, then wait for the change. */
-		if (s == ONCE_RUNNING &&
-		    !atomic_compare_exchange_strong(w, &s, ONCE_WAITED) && s != ONCE_WAITED)
+		if (s == ONCE_RUNNING && !atomic_compare_exchange_strong(w, &s, ONCE_WAITED) &&
+		    s != ONCE_WAITED)
 			continue;
 		waitq_wait(w, ONCE_WAITED, 0);
 	}

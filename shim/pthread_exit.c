@@ -1,8 +1,9 @@
 /* shim/pthread_exit.c - how every thread gmpt created ends. */
 #include "shim/thread.h"
+#include "sched/real.h"
 #include "sched/sched.h"
 
-#include <dlfcn.h>
+typedef void (*exit_fn)(void *) __attribute__((noreturn));
 
 _Noreturn void thread_finish(struct thread *t, void *retval)
 {
@@ -17,8 +18,6 @@ EXPORT _Noreturn void pthread_exit(void *retval)
 	if (g)
 		thread_finish(sched_g_ext(g), retval);
 	/* A thread gmpt did not create ends the glibc way. */
-	void (*real)(void *) = (void (*)(void *))dlsym(RTLD_NEXT, "pthread_exit");
-	if (real)
-		real(retval);
-	sched_fatal("pthread_exit outside a gmpt thread, and glibc's cannot be found");
+	REAL(exit_fn, pthread_exit)(retval);
+	__builtin_unreachable();
 }

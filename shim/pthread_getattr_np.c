@@ -7,7 +7,7 @@
  * conservative GCs and JITs at thread start). */
 #include "shim/thread.h"
 #include "sched/sched.h"
-#include "syscalls/real.h"
+#include "sched/real.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -34,7 +34,7 @@ EXPORT int pthread_getattr_np(pthread_t handle, pthread_attr_t *attr)
 	pthread_attr_setstack(attr, lo, size);
 	pthread_attr_setguardsize(attr, guard);
 	pthread_attr_setdetachstate(attr, atomic_load(&t->join) == JOIN_DETACHED
-						  ? PTHREAD_CREATE_DETACHED
-						  : PTHREAD_CREATE_JOINABLE);
+					      ? PTHREAD_CREATE_DETACHED
+					      : PTHREAD_CREATE_JOINABLE);
 	return 0;
 }

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #define THREAD_MAGIC 0x676d70742d746872ULL /* "gmpt-thr" */
-#define EXPORT       __attribute__((visibility("default")))
+#define EXPORT	     __attribute__((visibility("default")))
 
 #define KEY_BLOCK  32
 #define KEY_BLOCKS (PTHREAD_KEYS_MAX / KEY_BLOCK)
@@ -41,7 +41,7 @@ struct thread {
 	void *arg;
 	void *retval;
 
-	_Atomic uint32_t join;    /* enum join_state; joiners wait on it */
+	_Atomic uint32_t join;	  /* enum join_state; joiners wait on it */
 	_Atomic uint32_t joiners; /* 0 or 1: a second joiner gets EINVAL */
 
 	struct key_slot *keys[KEY_BLOCKS]; /* keys[0] == keys0 once used */

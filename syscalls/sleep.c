@@ -7,7 +7,7 @@
  * interrupt a parked G yet, so these never fail with EINTR. */
 #include "sched/sched.h"
 #include "syscalls/deadline.h"
-#include "syscalls/real.h"
+#include "sched/real.h"
 
 #include <errno.h>
 #include <time.h>
@@ -20,8 +20,7 @@ typedef int (*nanosleep_fn)(const struct timespec *, struct timespec *);
 
 /* glibc's own, for clocks the timer heap does not keep (CPU-time clocks)
  * and for threads that are not Gs. A G hands its P off around it. */
-static int sleep_in_kernel(clockid_t c, int flags, const struct timespec *req,
-			   struct timespec *rem)
+static int sleep_in_kernel(clockid_t c, int flags, const struct timespec *req, struct timespec *rem)
 {
 	sched_enter_blocking_syscall();
 	int r = REAL(clock_nanosleep_fn, clock_nanosleep)(c, flags, req, rem);
@@ -29,8 +28,7 @@ static int sleep_in_kernel(clockid_t c, int flags, const struct timespec *req,
 	return r;
 }
 
-EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *req,
-			   struct timespec *rem)
+EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *req, struct timespec *rem)
 {
 	if (!sched_current() || !deadline_clock_supported(c))
 		return sleep_in_kernel(c, flags, req, rem);

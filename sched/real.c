@@ -1,5 +1,5 @@
-/* syscalls/real.c - see real.h. */
-#include "syscalls/real.h"
+/* sched/real.c - see real.h. */
+#include "sched/real.h"
 #include "sched/sched.h"
 
 #include <dlfcn.h>
