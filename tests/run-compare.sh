@@ -10,32 +10,10 @@
 # that). Each run is bounded by `timeout` (TEST_TIMEOUT seconds, default 60).
 set -u
 
-if [ "$#" -lt 2 ]; then
-	echo "usage: $0 LIB PROG [ARGS...]" >&2
-	exit 2
-fi
-lib=$1
-shift
-if [ ! -f "$lib" ]; then
-	echo "run-compare: library not found: $lib" >&2
-	exit 2
-fi
-if [ ! -x "$1" ]; then
-	echo "run-compare: program not executable: $1" >&2
-	exit 2
-fi
-# A bare name in LD_PRELOAD is searched for on the library path: make it
-# absolute (meson passes the library relative to the build directory).
-case $lib in
-/*) ;;
-*) lib=$PWD/$lib ;;
-esac
+# shellcheck source=tests/preload-args.sh
+. "$(dirname "$0")/preload-args.sh"
 limit=${TEST_TIMEOUT:-60}
 expect=${EXPECT_STATUS:-0}
-
-# The library goes first in LD_PRELOAD. With an ASan build, the caller sets
-# ASAN_OPTIONS=verify_asan_link_order=0 (see tests/stress/meson.build).
-preload=$lib
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/gmpt-compare.XXXXXX") || exit 2
 trap 'rm -rf "$dir"' EXIT

@@ -7,31 +7,9 @@
 # script succeeds only if the program exited with status N in time.
 set -u
 
-if [ "$#" -lt 2 ]; then
-	echo "usage: $0 LIB PROG [ARGS...]" >&2
-	exit 2
-fi
-lib=$1
-shift
-if [ ! -f "$lib" ]; then
-	echo "run-preloaded: library not found: $lib" >&2
-	exit 2
-fi
-if [ ! -x "$1" ]; then
-	echo "run-preloaded: program not executable: $1" >&2
-	exit 2
-fi
-# A bare name in LD_PRELOAD is searched for on the library path: make it
-# absolute (meson passes the library relative to the build directory).
-case $lib in
-/*) ;;
-*) lib=$PWD/$lib ;;
-esac
+# shellcheck source=tests/preload-args.sh
+. "$(dirname "$0")/preload-args.sh"
 limit=${TEST_TIMEOUT:-240}
-
-# The library goes first in LD_PRELOAD. With an ASan build, the caller sets
-# ASAN_OPTIONS=verify_asan_link_order=0 (see tests/stress/meson.build).
-preload=$lib
 
 LD_PRELOAD=$preload timeout -k 5 "$limit" "$@"
 status=$?
