@@ -16,33 +16,33 @@
 
 int main(int argc, char **argv)
 {
-    bench_usage(argc, argv, 1, "[iterations]");
-    long n = bench_arg(argc, argv, 1, 300000, "iterations");
+	bench_usage(argc, argv, 1, "[iterations]");
+	long n = bench_arg(argc, argv, 1, 300000, "iterations");
 
-    long sink = 0;
-    uint64_t t0 = bench_now_ns();
-    for (long i = 0; i < n; i++)
-        sink += syscall(SYS_getppid);
-    uint64_t t1 = bench_now_ns();
-    if (n > 0 && sink == 0)
-        return 1;
-    bench_result("syscall_getppid", t1 - t0, n, NULL);
+	long sink = 0;
+	uint64_t t0 = bench_now_ns();
+	for (long i = 0; i < n; i++)
+		sink += syscall(SYS_getppid);
+	uint64_t t1 = bench_now_ns();
+	if (n > 0 && sink == 0)
+		return 1;
+	bench_result("syscall_getppid", t1 - t0, n, NULL);
 
 #ifdef __x86_64__
-    unsigned long fs = 0;
-    if (syscall(SYS_arch_prctl, ARCH_GET_FS, &fs) != 0) {
-        perror("arch_prctl(ARCH_GET_FS)");
-        return 1;
-    }
-    long m = n / 3;
-    t0 = bench_now_ns();
-    for (long i = 0; i < m; i++)
-        if (syscall(SYS_arch_prctl, ARCH_SET_FS, fs) != 0) {
-            perror("arch_prctl(ARCH_SET_FS)");
-            return 1;
-        }
-    t1 = bench_now_ns();
-    bench_result("syscall_arch_prctl_set_fs", t1 - t0, m, NULL);
+	unsigned long fs = 0;
+	if (syscall(SYS_arch_prctl, ARCH_GET_FS, &fs) != 0) {
+		perror("arch_prctl(ARCH_GET_FS)");
+		return 1;
+	}
+	long m = n / 3;
+	t0 = bench_now_ns();
+	for (long i = 0; i < m; i++)
+		if (syscall(SYS_arch_prctl, ARCH_SET_FS, fs) != 0) {
+			perror("arch_prctl(ARCH_SET_FS)");
+			return 1;
+		}
+	t1 = bench_now_ns();
+	bench_result("syscall_arch_prctl_set_fs", t1 - t0, m, NULL);
 #endif
-    return 0;
+	return 0;
 }

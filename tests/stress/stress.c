@@ -16,14 +16,14 @@
 #include <unistd.h>
 
 #define WORKERS 64
-#define ROUNDS  300
+#define ROUNDS	300
 
-#define CHECK(c)                                                                                 \
-	do {                                                                                     \
-		if (!(c)) {                                                                      \
-			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);             \
-			exit(1);                                                                 \
-		}                                                                                \
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c)) {                                                                        \
+			fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);               \
+			exit(1);                                                                   \
+		}                                                                                  \
 	} while (0)
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
