@@ -204,18 +204,23 @@ static struct g *globrunq_get(struct p *pp, uint32_t max)
 
 static void runqput(struct p *pp, struct g *g, bool next)
 {
+	bool fence = false;
 	if (sched.stress_seed) {
-		struct m *m = m_self();
-		uint32_t r = fastrand(m);
+		uint32_t r = fastrand(m_self());
 		if ((r & 7) == 0) {
 			globrunq_put(g);
 			return;
 		}
 		next = r & 8;
+		/* A ring put is only a release store, and ready() follows with
+		 * wakep: see the barrier rule there. */
+		fence = !next;
 	}
 	struct gqueue spill = {0};
 	if (!runq_put(&pp->runq, g, next, &spill))
 		globrunq_put_batch(&spill);
+	else if (fence)
+		atomic_thread_fence(memory_order_seq_cst);
 }
 
 /* ---- starting and stopping Ms ---- */
@@ -279,14 +284,16 @@ static void startm(struct p *pp, bool spinning)
  * already looking for work. Called whenever a G becomes runnable. */
 void wakep(void)
 {
-	/* StoreLoad: the caller has just published a G (a ring tail store,
-	 * which is only a release). An M going idle publishes npidle and
-	 * nmspinning with locked read-modify-writes and then re-reads every
-	 * queue; without a full fence here, x86 may satisfy the loads below
-	 * before our tail store is visible, both sides miss each other, and
-	 * the G waits for its P's current G to block. (Go's atomic store on
-	 * amd64 is an XCHG, which gives runqput the same fence.) */
-	atomic_thread_fence(memory_order_seq_cst);
+	/* Callers must have published their G with a full barrier before we
+	 * read npidle/nmspinning (StoreLoad). An M going idle publishes npidle
+	 * and nmspinning with locked read-modify-writes and then re-reads every
+	 * queue; if our loads below could pass the store that published the G,
+	 * both sides would miss each other and the G would wait for its P's
+	 * current G to block. ready() and sched_spawn() publish into runnext
+	 * with an exchange (a locked instruction), the global queue is
+	 * published under sched.lock; the one ring-tail put (a release store
+	 * only) that precedes a wakep, under GMPT_STRESS, adds a fence. Go gets
+	 * the same from its atomic store on amd64, which is an XCHG. */
 	if (atomic_load(&sched.npidle) == 0)
 		return;
 	/* Be conservative: one spinning M at a time is enough to find the new
