@@ -27,18 +27,6 @@ struct sched sched;
 
 __thread struct m *gmpt_tls_m __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
-/* Read through the thread pointer on every call: a G that parked may
- * resume on another kernel thread, and the compiler would otherwise reuse
- * a TLS address computed before the switch. */
-struct m *m_self(void)
-{
-	struct m *m;
-	__asm__ volatile("movq gmpt_tls_m@gottpoff(%%rip), %0\n\t"
-			 "movq %%fs:(%0), %0"
-			 : "=r"(m));
-	return m;
-}
-
 void m_set_self(struct m *m)
 {
 	gmpt_tls_m = m;
@@ -80,12 +68,6 @@ bool sched_ready(void)
 int sched_procs(void)
 {
 	return sched.procs;
-}
-
-struct g *sched_current(void)
-{
-	struct m *m = m_self();
-	return m ? m->curg : NULL;
 }
 
 void *sched_g_ext(struct g *g)
@@ -625,6 +607,7 @@ static void mark_running(struct m *m, struct g *g)
 	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
 	g->m = m;
 	m->curg = g;
+	m->curext = g->ext;
 	errno = g->saved_errno;
 	arch_tls_switch(m->tls_base, g_tls(m, g));
 }
@@ -637,6 +620,7 @@ static bool finish_switch(struct m *m, struct g *g)
 	arch_tls_switch(g_tls(m, g), m->tls_base);
 	check_stack(g);
 	m->curg = NULL;
+	m->curext = NULL;
 	g->m = NULL;
 
 	switch (m->after) {
@@ -936,5 +920,6 @@ void sched_init(const struct sched_config *cfg)
 	atomic_store(&g->status, G_RUNNING);
 	g->m = m0;
 	m0->curg = g;
+	m0->curext = g->ext;
 	sched_is_ready = true;
 }

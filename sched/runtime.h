@@ -25,6 +25,7 @@
 #include "sched/lock.h"
 #include "sched/runq.h"
 #include "sched/timerheap.h"
+#include "sched/sched.h"
 
 enum g_status {
 	G_IDLE,	    /* allocated, not started, or in a free list */
@@ -110,10 +111,13 @@ struct p {
 enum m_after { AFTER_NONE, AFTER_PARK, AFTER_YIELD, AFTER_EXIT, AFTER_SYSCALL_NO_P };
 
 struct m {
+	/* struct m_head (sched.h), which the shim reads inline. */
+	struct g *curg;
+	void *curext;
+
 	int32_t id;
 	pid_t tid;
 	struct arch_context g0ctx;
-	struct g *curg;
 	struct p *p;
 	struct p *nextp;
 	struct m *schedlink; /* idle list, under sched.lock */
@@ -171,8 +175,14 @@ struct sched {
 
 extern struct sched sched;
 
+_Static_assert(offsetof(struct m, curg) == offsetof(struct m_head, curg), "m_head");
+_Static_assert(offsetof(struct m, curext) == offsetof(struct m_head, curext), "m_head");
+
 /* The M this kernel thread is (NULL on foreign threads). */
-struct m *m_self(void);
+static inline struct m *m_self(void)
+{
+	return (struct m *)sched_m_head();
+}
 void handoffp(struct p *pp);
 void m_set_self(struct m *m);
 

@@ -24,9 +24,41 @@ struct sched_config {
 void sched_init(const struct sched_config *cfg);
 bool sched_ready(void);
 
+/* Every M starts with these two fields, so the layers above reach the
+ * running G, and the per-thread area it carries, without a call:
+ * pthread_self, pthread_getspecific and every mutex lock need them. */
+struct m_head {
+	struct g *curg; /* NULL while the M runs its scheduler */
+	void *curext;	/* sched_g_ext(curg) */
+};
+
+/* This kernel thread's M (NULL on threads gmpt did not create). Read
+ * through %fs on every call, in asm volatile: a G that parked may resume on
+ * another kernel thread, and the compiler would otherwise reuse a TLS
+ * address computed before the switch. */
+static inline struct m_head *sched_m_head(void)
+{
+	struct m_head *m;
+	__asm__ volatile("movq gmpt_tls_m@gottpoff(%%rip), %0\n\t"
+			 "movq %%fs:(%0), %0"
+			 : "=r"(m));
+	return m;
+}
+
 /* The G running on this kernel thread, or NULL outside any G (a thread
  * gmpt did not create, or an M running its scheduler). */
-struct g *sched_current(void);
+static inline struct g *sched_current(void)
+{
+	struct m_head *m = sched_m_head();
+	return m ? m->curg : NULL;
+}
+
+/* sched_g_ext(sched_current()), or NULL outside any G. */
+static inline void *sched_current_ext(void)
+{
+	struct m_head *m = sched_m_head();
+	return m ? m->curext : NULL;
+}
 void *sched_g_ext(struct g *g);
 /* g's stack: lowest usable address, usable size, guard bytes below it. */
 void sched_g_stack(struct g *g, void **lo, size_t *size, size_t *guard);

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "sched/sched.h"
+
 #define THREAD_MAGIC 0x676d70742d746872ULL /* "gmpt-thr" */
 #define EXPORT	     __attribute__((visibility("default")))
 
@@ -48,14 +50,26 @@ struct thread {
 	struct key_slot keys0[KEY_BLOCK];
 };
 
-/* The calling thread's record (never NULL). */
-struct thread *thread_self(void);
-uint32_t thread_self_id(void);
+/* This kernel thread's TLS record (what thread_self gives outside a G). */
+struct thread *thread_foreign_record(void);
+
+/* The calling thread's record (never NULL). Inline: it is on the path of
+ * pthread_self, pthread_getspecific and every mutex lock. */
+static inline struct thread *thread_self(void)
+{
+	void *ext = sched_current_ext();
+	if (__builtin_expect(ext != NULL, 1))
+		return ext;
+	return thread_foreign_record();
+}
+
+static inline uint32_t thread_self_id(void)
+{
+	return thread_self()->id;
+}
 /* pthread_t -> record, or NULL if it is not one of ours. */
 struct thread *thread_from_handle(pthread_t t);
 uint32_t thread_new_id(void);
-/* This kernel thread's TLS record (what thread_self gives outside a G). */
-struct thread *thread_foreign_record(void);
 
 /* bootstrap.c */
 void gmpt_bootstrap(void);

@@ -18,7 +18,9 @@ uint32_t thread_new_id(void)
 	return id;
 }
 
-static struct thread *foreign(void)
+/* The main thread's pre-bootstrap record gives the main G its id, so a
+ * mutex a constructor locked before gmpt started is still owned after. */
+struct thread *thread_foreign_record(void)
 {
 	/* Only this kernel thread touches its own record. */
 	struct thread *t = &foreign_self;
@@ -28,26 +30,6 @@ static struct thread *foreign(void)
 		t->keys[0] = t->keys0;
 	}
 	return t;
-}
-
-/* The main thread's pre-bootstrap record gives the main G its id, so a
- * mutex a constructor locked before gmpt started is still owned after. */
-struct thread *thread_foreign_record(void)
-{
-	return foreign();
-}
-
-struct thread *thread_self(void)
-{
-	struct g *g = sched_current();
-	if (__builtin_expect(g != NULL, 1))
-		return sched_g_ext(g);
-	return foreign();
-}
-
-uint32_t thread_self_id(void)
-{
-	return thread_self()->id;
 }
 
 struct thread *thread_from_handle(pthread_t t)
