@@ -7,10 +7,17 @@ not to, into docs/perf.md.  It is not meant to be run by hand.
 
 Work directory layout (all written by scripts/bench):
   machine.env          key=value lines (nproc, kernel, cpu, ...)
-  rows.tsv             row_id, label, program, args, gmpt_procs ('' = default)
-  results.tsv          row_id, pair_index, mode (native|gmpt), ns_per_op|FAIL:why
+  rows.tsv             row_id, label, program, args, gmpt_procs ('' = default),
+                       threads that can run at once, kind (prog|echo|idle;
+                       absent = prog)
+  results.tsv          row_id, pair_index, mode (native|gmpt),
+                       ns_per_op|FAIL:why|SKIP:why, and optionally the
+                       key=value pairs of the run's RESULT line
   strace/ROW.MODE.base.txt / ROW.MODE.run.txt   strace -c summaries
+  strace/ROW.MODE.base.perf / ROW.MODE.run.perf perf stat -x, output
+                       (raw_syscalls:sys_enter and syscalls:sys_enter_NAME)
   strace/ROW.MODE.ops                           ops of the .run program
+  strace/ROW.method                             strace|perf
 """
 
 import argparse
@@ -56,6 +63,50 @@ MECHANISM = {
         "(a user-level switch) and the unlock readies one waiter."
     ),
 }
+
+# The rows added for issue 3 (blocking I/O, timers, idle).
+MECHANISM.update({
+    "pipe_ring": (
+        "64 threads pass a 1-byte token round a ring of pipes, one blocking "
+        "`read` and one `write` per hop, and only the thread holding the "
+        "token can run. Natively every hop is a wakeup of the next thread "
+        "sleeping in `read` and a kernel context switch (or an IPI to the "
+        "other CPU). Under gmpt (issue 3) the fds are non-blocking "
+        "underneath: a `read` that would block parks the G until the "
+        "netpoller reports the fd readable, and the P runs another G "
+        "meanwhile."
+    ),
+    "sleepers": (
+        "1000 threads each call `nanosleep(1 ms)` in a loop: a million timer "
+        "expiries per second asked of the machine's CPUs. Natively each "
+        "expiry is a timer interrupt, a wakeup and a context switch, and the "
+        "threads fall behind; under gmpt a sleep puts the G on its P's "
+        "timer heap and an expiry is a user-level switch, the Ms sleeping in "
+        "the kernel only until the earliest timer."
+    ),
+    "echo": (
+        "A thread-per-connection echo server (`bench/echo_server`: one "
+        "pthread with a 64 KiB stack per accepted connection, blocking "
+        "`read`/`write`), driven by `bench/echo_load`, which always runs "
+        "natively: one epoll thread, a closed loop per connection (a "
+        "64-byte request, wait for its echo, the next one). The load "
+        "generator shares the CPUs with the server. Natively every request "
+        "wakes the connection's thread in the kernel and costs a `read` and "
+        "a `write`; under gmpt (issue 3) the connection's G parks on the "
+        "netpoller when its `read` would block, and one M can serve many "
+        "ready connections in a row without the kernel scheduling a thread "
+        "for each."
+    ),
+    "idle": (
+        "The echo server with 1000 connections that send nothing (after one "
+        "round trip each, so all are accepted and their threads wait in "
+        "`read`); the server's CPU time over the idle window, from its "
+        "process CPU clock (all threads, ns resolution), per second. "
+        "Natively 1000 threads blocked in `read` cost nothing; under gmpt "
+        "whatever the runtime does while nothing happens (netpoller, "
+        "sysmon, timers) shows here."
+    ),
+})
 
 TARGETS = {"create_join": 10.0, "yield": 10.0, "pingpong": 10.0}
 
@@ -108,12 +159,48 @@ def parse_strace(path):
     return total, per
 
 
+def parse_perf(path):
+    """Return (total_calls, {syscall: calls}) from `perf stat -x,` output of
+    raw_syscalls:sys_enter (the total) and syscalls:sys_enter_NAME events
+    (the calls counted one by one; the rest are in the total only)."""
+    if not os.path.exists(path):
+        return None
+    per = {}
+    total = None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            parts = line.strip().split(",")
+            if len(parts) < 3 or line.startswith("#"):
+                continue
+            try:
+                calls = int(parts[0])
+            except ValueError:
+                continue  # <not counted>, <not supported>
+            event = parts[2]
+            if event == "raw_syscalls:sys_enter":
+                total = calls
+            elif event.startswith("syscalls:sys_enter_"):
+                per[event[len("syscalls:sys_enter_"):]] = calls
+    if total is None:
+        return None
+    return total, per
+
+
+def parse_counts(sdir, stem):
+    """The syscall counts of one counted run, from perf or strace output."""
+    perf = parse_perf(os.path.join(sdir, stem + ".perf"))
+    if perf:
+        return perf
+    return parse_strace(os.path.join(sdir, stem + ".txt"))
+
+
 def syscalls_per_op(sdir, row, mode):
     """Syscalls per op: (run - baseline) / ops, where the baseline is the same
     program with zero iterations (start-up, thread creation for the workers,
-    exit).  Returns (per_op, {name: per_op}) or None."""
-    base = parse_strace(os.path.join(sdir, f"{row}.{mode}.base.txt"))
-    run = parse_strace(os.path.join(sdir, f"{row}.{mode}.run.txt"))
+    exit; for the echo server: the connections set up and closed with no
+    requests).  Returns (per_op, {name: per_op}) or None."""
+    base = parse_counts(sdir, f"{row}.{mode}.base")
+    run = parse_counts(sdir, f"{row}.{mode}.run")
     ops_path = os.path.join(sdir, f"{row}.{mode}.ops")
     if not base or not run or not os.path.exists(ops_path):
         return None
@@ -162,25 +249,49 @@ def top_calls(per, n=4):
     return ", ".join(f"`{k}` {v:.2f}" for k, v in items)
 
 
+def parse_kv(text):
+    kv = {}
+    for tok in text.split():
+        if "=" in tok:
+            k, v = tok.split("=", 1)
+            kv[k] = v
+    return kv
+
+
 def analyse(workdir):
     rows = read_tsv(os.path.join(workdir, "rows.tsv"))
     results = read_tsv(os.path.join(workdir, "results.tsv"))
     sdir = os.path.join(workdir, "strace")
     out = []
-    for row_id, label, prog, args, procs, conc in rows:
-        native, gmpt, fails = {}, {}, []
-        for rid, pair, mode, val in results:
+    for row in rows:
+        row_id, label, prog, args, procs, conc = (row + [""] * 6)[:6]
+        kind = row[6] if len(row) > 6 and row[6] else "prog"
+        native, gmpt, fails, skips = {}, {}, [], []
+        kvs = {"native": {}, "gmpt": {}}
+        for res in results:
+            rid, pair, mode, val = (res + [""] * 4)[:4]
             if rid != row_id:
+                continue
+            if val.startswith("SKIP"):
+                if mode == "native":
+                    skips.append(val[5:])
                 continue
             if val.startswith("FAIL"):
                 fails.append(f"{mode} run {pair}: {val[5:]}")
                 continue
             (native if mode == "native" else gmpt)[int(pair)] = float(val)
+            kvs[mode][int(pair)] = parse_kv(res[4] if len(res) > 4 else "")
         ratios = [native[p] / gmpt[p] for p in sorted(native)
                   if p in gmpt and gmpt[p] > 0]
+        method = ""
+        mpath = os.path.join(sdir, f"{row_id}.method")
+        if os.path.exists(mpath):
+            with open(mpath, encoding="utf-8") as f:
+                method = f.read().strip()
         out.append({
             "row": row_id, "label": label, "prog": prog, "args": args,
-            "procs": procs, "conc": int(conc or 1),
+            "procs": procs, "conc": int(conc or 1), "kind": kind,
+            "kv": kvs, "skips": skips, "method": method,
             "native": sorted(native.values()), "gmpt": sorted(gmpt.values()),
             "native_med": statistics.median(native.values()) if native else None,
             "gmpt_med": statistics.median(gmpt.values()) if gmpt else None,
@@ -193,7 +304,149 @@ def analyse(workdir):
     return out
 
 
+def kv_med(d, mode, key):
+    """Median over the successful runs of one mode of a RESULT key."""
+    vals = []
+    for kv in d["kv"][mode].values():
+        try:
+            vals.append(float(kv[key]))
+        except (KeyError, ValueError):
+            pass
+    return statistics.median(vals) if vals else None
+
+
+def kv_max(d, mode, key):
+    vals = []
+    for kv in d["kv"][mode].values():
+        try:
+            vals.append(float(kv[key]))
+        except (KeyError, ValueError):
+            pass
+    return max(vals) if vals else None
+
+
+def is_main(d):
+    """Rows of the main ns/op table (the rest have tables of their own)."""
+    return d["kind"] == "prog" and d["prog"] != "sleepers"
+
+
+def fmt_num(v, digits=0):
+    if v is None:
+        return "–"
+    return f"{v:,.{digits}f}"
+
+
+def fmt_us(v):
+    if v is None:
+        return "–"
+    if v >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.1f}"
+
+
+def status_cell(d, mode):
+    """What to show instead of a number when a side has none."""
+    if d["skips"]:
+        return "skipped"
+    if not d[mode]:
+        return "FAILED"
+    return None
+
+
+def ratio_cell(d):
+    if d["ratio_med"] is not None:
+        sp = (f"**{fmt_ratio(d['ratio_med'])}** "
+              f"({fmt_ratio(min(d['ratios']))}–{fmt_ratio(max(d['ratios']))})")
+    elif d["skips"]:
+        sp = "skipped"
+    else:
+        sp = "FAILED"
+    if d["fails"]:
+        sp += f" ({len(d['fails'])} failed runs)"
+    return sp
+
+
+def pct_cell(d, mode, keys):
+    bad = status_cell(d, mode)
+    if bad:
+        return bad
+    return " / ".join(fmt_us(kv_med(d, mode, k)) for k in keys)
+
+
+def value_cell(d, mode, key, digits=0):
+    bad = status_cell(d, mode)
+    if bad:
+        return bad
+    return fmt_num(kv_med(d, mode, key), digits)
+
+
+def sc_cell(d, mode):
+    sc = d[f"sc_{mode}"]
+    return fmt_sc(sc[0] if sc else None)
+
+
+def echo_table(data):
+    rows = [d for d in data if d["kind"] == "echo"]
+    if not rows:
+        return ""
+    lines = [
+        "| echo server | native req/s | gmpt req/s "
+        "| gmpt/native req/s median (min–max over pairs) "
+        "| native p50 / p99 / p999 µs | gmpt p50 / p99 / p999 µs "
+        "| syscalls/request native | syscalls/request gmpt |",
+        "|---|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    keys = ("p50_us", "p99_us", "p999_us")
+    for d in rows:
+        lines.append(
+            f"| {d['label']} | {value_cell(d, 'native', 'rps')} | "
+            f"{value_cell(d, 'gmpt', 'rps')} | {ratio_cell(d)} | "
+            f"{pct_cell(d, 'native', keys)} | {pct_cell(d, 'gmpt', keys)} | "
+            f"{sc_cell(d, 'native')} | {sc_cell(d, 'gmpt')} |")
+    return "\n".join(lines)
+
+
+def sleepers_table(data):
+    rows = [d for d in data if d["kind"] == "prog" and d["prog"] == "sleepers"]
+    if not rows:
+        return ""
+    lines = [
+        "| timers | native wake-ups/s | gmpt wake-ups/s "
+        "| gmpt/native median (min–max over pairs) "
+        "| native lateness p50 / p99 µs | gmpt lateness p50 / p99 µs "
+        "| syscalls/wake-up native | syscalls/wake-up gmpt |",
+        "|---|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    keys = ("p50_us", "p99_us")
+    for d in rows:
+        lines.append(
+            f"| {d['label']} | {value_cell(d, 'native', 'wakes_per_s')} | "
+            f"{value_cell(d, 'gmpt', 'wakes_per_s')} | {ratio_cell(d)} | "
+            f"{pct_cell(d, 'native', keys)} | {pct_cell(d, 'gmpt', keys)} | "
+            f"{sc_cell(d, 'native')} | {sc_cell(d, 'gmpt')} |")
+    return "\n".join(lines)
+
+
+def idle_table(data):
+    rows = [d for d in data if d["kind"] == "idle"]
+    if not rows:
+        return ""
+    lines = [
+        "| idle server | native CPU ms/s | gmpt CPU ms/s "
+        "| native utime+stime ms/s | gmpt utime+stime ms/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for d in rows:
+        lines.append(
+            f"| {d['label']} | {value_cell(d, 'native', 'cpu_ms_per_s', 3)} | "
+            f"{value_cell(d, 'gmpt', 'cpu_ms_per_s', 3)} | "
+            f"{value_cell(d, 'native', 'stat_cpu_ms_per_s', 1)} | "
+            f"{value_cell(d, 'gmpt', 'stat_cpu_ms_per_s', 1)} |")
+    return "\n".join(lines)
+
+
 def table(data):
+    data = [d for d in data if is_main(d)]
     lines = [
         "| benchmark | native median ns/op | gmpt median ns/op "
         "| speedup median (min–max over pairs) "
@@ -201,13 +454,7 @@ def table(data):
         "|---|---:|---:|---|---:|---:|",
     ]
     for d in data:
-        if d["ratio_med"] is not None:
-            sp = (f"**{fmt_ratio(d['ratio_med'])}** "
-                  f"({fmt_ratio(min(d['ratios']))}–{fmt_ratio(max(d['ratios']))})")
-        else:
-            sp = "FAILED"
-        if d["fails"]:
-            sp += f" ({len(d['fails'])} failed runs)"
+        sp = ratio_cell(d)
         scn = d["sc_native"][0] if d["sc_native"] else None
         scg = d["sc_gmpt"][0] if d["sc_gmpt"] else None
         lines.append(f"| {d['label']} | {fmt_ns(d['native_med'])} | "
@@ -254,11 +501,137 @@ def syscall_sentence(who, sc, ns, par, costs):
     return s + "."
 
 
+def simple_sc(who, sc, unit):
+    """One sentence on the system calls per op, without the time arithmetic."""
+    if sc is None:
+        return ""
+    total, per = sc
+    if total < 0.05:
+        return f"{who} almost no system calls ({total:.3f} per {unit})."
+    s = f"{who} {total:.2f} system calls per {unit}"
+    t = top_calls(per, 5)
+    if t:
+        s += f" ({t})"
+    return s + "."
+
+
+def verdict_more(r, what):
+    """Phrase a gmpt/native ratio where more is better."""
+    if 0.95 <= r <= 1.05:
+        return f"gmpt is **on par** ({fmt_ratio(r)} the {what})"
+    if r > 1:
+        return f"gmpt achieves **{fmt_ratio(r)} the {what}**"
+    return f"gmpt achieves **{fmt_ratio(r)} the {what}** ({fmt_ratio(1 / r)} fewer)"
+
+
+def pairs_range(d):
+    return (f"median of {len(d['ratios'])} alternating pairs, range "
+            f"{fmt_ratio(min(d['ratios']))}–{fmt_ratio(max(d['ratios']))}")
+
+
+def failed_sentence(d):
+    if d["skips"]:
+        return "**Skipped**: " + d["skips"][0] + "."
+    return "**This row failed under gmpt**: " + "; ".join(d["fails"]) + "."
+
+
+def why_echo(d):
+    parts = [MECHANISM["echo"]]
+    if d["ratio_med"] is None:
+        parts.append(failed_sentence(d))
+        return " ".join(parts)
+    conns = d["kv"]["native"] and next(iter(d["kv"]["native"].values())).get("conns")
+    parts.append(
+        f"Measured with {conns or '?'} connections: native "
+        f"{fmt_num(kv_med(d, 'native', 'rps'))} req/s (p50/p99/p999 "
+        f"{pct_cell(d, 'native', ('p50_us', 'p99_us', 'p999_us'))} µs), gmpt "
+        f"{fmt_num(kv_med(d, 'gmpt', 'rps'))} req/s "
+        f"({pct_cell(d, 'gmpt', ('p50_us', 'p99_us', 'p999_us'))} µs); "
+        f"{verdict_more(d['ratio_med'], 'requests per second')} "
+        f"({pairs_range(d)}). In a closed loop the latency is the number of "
+        "connections divided by the throughput (Little's law), so at high "
+        "connection counts the percentiles mostly restate req/s; what they "
+        "add is the spread between p50 and p999, i.e. fairness.")
+    cn = kv_med(d, "native", "srv_cpu_us_per_req")
+    cg = kv_med(d, "gmpt", "srv_cpu_us_per_req")
+    if cn is not None and cg is not None:
+        parts.append(f"The server used {cn:.1f} µs of CPU per request "
+                     f"natively and {cg:.1f} µs under gmpt.")
+    for mode in ("native", "gmpt"):
+        st = kv_max(d, mode, "starved")
+        if st:
+            parts.append(f"In some {mode} run {st:.0f} connections got no "
+                         "request done in the whole measured window "
+                         "(oldest request still in flight at the end: "
+                         f"{fmt_us(kv_max(d, mode, 'oldest_inflight_us'))} "
+                         "µs).")
+    parts.append(simple_sc("Natively the server makes", d["sc_native"],
+                           "request"))
+    parts.append(simple_sc("Under gmpt it makes", d["sc_gmpt"], "request"))
+    if d["fails"]:
+        parts.append("Failed runs: " + "; ".join(d["fails"]) + ".")
+    return " ".join(p for p in parts if p)
+
+
+def why_sleepers(d):
+    parts = [MECHANISM["sleepers"]]
+    if d["ratio_med"] is None:
+        parts.append(failed_sentence(d))
+        return " ".join(parts)
+    parts.append(
+        f"Measured: native {fmt_num(kv_med(d, 'native', 'wakes_per_s'))} "
+        f"wake-ups/s, lateness p50/p99 "
+        f"{pct_cell(d, 'native', ('p50_us', 'p99_us'))} µs; gmpt "
+        f"{fmt_num(kv_med(d, 'gmpt', 'wakes_per_s'))} wake-ups/s, "
+        f"{pct_cell(d, 'gmpt', ('p50_us', 'p99_us'))} µs; "
+        f"{verdict_more(d['ratio_med'], 'wake-ups per second')} "
+        f"({pairs_range(d)}).")
+    try:
+        kv = next(iter(d["kv"]["native"].values()))
+        ideal = float(kv["threads"]) * 1e6 / float(kv["sleep_us"])
+        parts.append(f"The ideal is {ideal:,.0f} wake-ups/s with no lateness.")
+    except (StopIteration, KeyError, ValueError, ZeroDivisionError):
+        pass
+    parts.append(simple_sc("Natively the program makes", d["sc_native"],
+                           "wake-up"))
+    parts.append(simple_sc("Under gmpt it makes", d["sc_gmpt"], "wake-up"))
+    if d["fails"]:
+        parts.append("Failed runs: " + "; ".join(d["fails"]) + ".")
+    return " ".join(p for p in parts if p)
+
+
+def why_idle(d):
+    parts = [MECHANISM["idle"]]
+    if not d["native"] or not d["gmpt"]:
+        parts.append(failed_sentence(d))
+        return " ".join(parts)
+    parts.append(
+        f"Measured: native {fmt_num(kv_med(d, 'native', 'cpu_ms_per_s'), 3)} "
+        f"ms of CPU per second, gmpt "
+        f"{fmt_num(kv_med(d, 'gmpt', 'cpu_ms_per_s'), 3)} ms/s (medians; "
+        "utime+stime from /proc/PID/stat, in whole clock ticks: native "
+        f"{fmt_num(kv_med(d, 'native', 'stat_cpu_ms_per_s'), 1)}, gmpt "
+        f"{fmt_num(kv_med(d, 'gmpt', 'stat_cpu_ms_per_s'), 1)} ms/s). After "
+        "the idle window every connection made one more round trip (p50 "
+        f"{fmt_us(kv_med(d, 'native', 'after_p50_us'))} µs native, "
+        f"{fmt_us(kv_med(d, 'gmpt', 'after_p50_us'))} µs gmpt), to check "
+        "that the server still answers.")
+    if d["fails"]:
+        parts.append("Failed runs: " + "; ".join(d["fails"]) + ".")
+    return " ".join(parts)
+
+
 def why(d, costs):
+    if d["kind"] == "echo":
+        return why_echo(d)
+    if d["kind"] == "idle":
+        return why_idle(d)
+    if d["prog"] == "sleepers":
+        return why_sleepers(d)
     name = d["prog"]
     parts = [MECHANISM.get(name, "")]
     if d["ratio_med"] is None:
-        parts.append("**This row failed under gmpt**: " + "; ".join(d["fails"]))
+        parts.append(failed_sentence(d))
         return " ".join(p for p in parts if p)
     r = d["ratio_med"]
     procs = (f"with `GMPT_PROCS={d['procs']}`" if d["procs"]
@@ -312,6 +685,93 @@ def why(d, costs):
     if d["fails"]:
         parts.append("Failed runs: " + "; ".join(d["fails"]) + ".")
     return " ".join(p for p in parts if p)
+
+
+def size_text(d):
+    if d["kind"] in ("echo", "idle"):
+        return f"{d['label']}: `echo_load {d['args']}` against `{d['prog']}`"
+    return f"{d['label']}: `{d['prog']} {d['args']}`"
+
+
+def raw_kind(d):
+    return "sleepers" if d["prog"] == "sleepers" else d["kind"]
+
+
+# Per-run values in the raw table: the row's natural unit.
+RAW_UNITS = {
+    "prog": ("ns/op", fmt_ns),
+    "echo": ("req/s", lambda v: fmt_num(1e9 / v) if v > 0 else "–"),
+    "sleepers": ("wake-ups/s", lambda v: fmt_num(1e9 / v) if v > 0 else "–"),
+    "idle": ("CPU ms/s", lambda v: f"{v / 1e3:.3f}"),
+}
+
+
+def raw_values(d, mode):
+    """ns_per_op of one mode's runs, sorted so that the values shown (ns/op,
+    or a rate for the echo and sleepers rows) ascend."""
+    return sorted(d[mode], reverse=raw_kind(d) in ("echo", "sleepers"))
+
+
+def count_method(data):
+    methods = {d["method"] for d in data
+               if not is_main(d) or d["prog"] == "pipe_ring"}
+    if "perf" in methods:
+        return ("System calls for these rows (and for pipe_ring above) are "
+                "counted with `perf stat -e "
+                "raw_syscalls:sys_enter` (every system call entry of the "
+                "program, counted in the kernel: exact, and without strace's "
+                "slowdown; the calls named are `syscalls:sys_enter_NAME` "
+                "events for a fixed list of calls, the rest are only in the "
+                "total), as (run − baseline) / ops: for the echo server only "
+                "the server is counted, never the load generator, and the "
+                "baseline is the same connections set up and closed without "
+                "requests.")
+    if "strace" in methods:
+        return ("System calls for these rows (and for pipe_ring above) are "
+                "counted under `strace -f "
+                "-c` (perf did not work here), as (run − baseline) / ops.")
+    return ""
+
+
+def io_section(data):
+    """The tables of the rows added for issue 3 (blocking I/O, timers)."""
+    tables = [t for t in (echo_table(data), sleepers_table(data),
+                          idle_table(data)) if t]
+    if not tables:
+        return []
+    lines = [
+        "## Blocking I/O, timers and idle (issue 3)",
+        "",
+        "`pipe_ring` is in the table above. The echo rows run "
+        "`bench/echo_server` natively or preloaded and drive it with "
+        "`bench/echo_load`, which always runs natively (one epoll thread, "
+        "a closed loop of 64-byte requests on every connection; after a "
+        "warm-up the requests completed in a fixed window are counted, "
+        "latency = request sent to whole echo back). gmpt/native is the "
+        "ratio of requests (or wake-ups) per second per pair: above 1x gmpt "
+        "does more.",
+        "",
+    ]
+    for t in tables:
+        lines += [t, ""]
+    lines += [
+        "- **echo, C connections** — C connections, one server thread "
+        "each; requests/s over the window and the latency percentiles "
+        "in µs. Syscalls per request: the server only, from a separate run "
+        "of 100 connections × 1000 requests.",
+        "- **sleepers** — 1000 threads each loop `nanosleep(1 ms)`; "
+        "wake-ups per second in all, and lateness = time slept − 1 ms, "
+        "percentiles in µs.",
+        "- **idle** — the echo server holding 1000 connections that send "
+        "nothing: the server's CPU time per second of wall time (its process "
+        "CPU clock; utime+stime from /proc/PID/stat, which counts whole "
+        "10 ms ticks, for comparison).",
+        "",
+    ]
+    m = count_method(data)
+    if m:
+        lines += [m, ""]
+    return lines
 
 
 def markdown(data, env, args):
@@ -375,7 +835,13 @@ def markdown(data, env, args):
         "- **mutex_contended** — 64 threads each lock/increment/unlock one "
         "mutex M times; the final count is checked. One op = one "
         "lock+unlock.",
+        "- **pipe_ring** — 64 threads in a ring of pipes pass a 1-byte token "
+        "N times (blocking `read`, then `write` to the next pipe). One op = "
+        "one hop.",
         "",
+    ]
+    lines += io_section(data)
+    lines += [
         "## Why",
         "",
     ]
@@ -400,19 +866,31 @@ def markdown(data, env, args):
         "LD_PRELOAD=$PWD/build/libgmpt.so GMPT_PROCS=1 build/bench/pingpong 25000",
         "```",
         "",
-        "Sizes used for this table: "
-        + "; ".join(f"{d['label']}: `{d['prog']} {d['args']}`" for d in data)
+        "The echo server by hand (the load generator always runs natively; "
+        "each side needs about one fd per connection, so raise `ulimit -n`):",
+        "",
+        "```sh",
+        "ulimit -n 20000",
+        "LD_PRELOAD=$PWD/build/libgmpt.so build/bench/echo_server /tmp/echo.port &",
+        "build/bench/echo_load -P /tmp/echo.port -c 2000 -w 2 -d 10   # closed loop",
+        "build/bench/echo_load -P /tmp/echo.port -c 1000 -i 5         # idle CPU",
+        "kill %1",
+        "```",
+        "",
+        "Sizes used for these tables: "
+        + "; ".join(size_text(d) for d in data)
         + ".",
         "",
-        "<details><summary>Raw ns/op per run</summary>",
+        "<details><summary>Raw results per run</summary>",
         "",
-        "| benchmark | native | gmpt |",
-        "|---|---|---|",
+        "| benchmark | unit | native | gmpt |",
+        "|---|---|---|---|",
     ]
     for d in data:
-        lines.append(f"| {d['label']} | "
-                     f"{', '.join(fmt_ns(v) for v in d['native'])} | "
-                     f"{', '.join(fmt_ns(v) for v in d['gmpt'])} |")
+        unit, conv = RAW_UNITS.get(raw_kind(d), RAW_UNITS["prog"])
+        lines.append(f"| {d['label']} | {unit} | "
+                     f"{', '.join(conv(v) for v in raw_values(d, 'native'))} | "
+                     f"{', '.join(conv(v) for v in raw_values(d, 'gmpt'))} |")
     lines += ["", "</details>", ""]
     return "\n".join(lines)
 
@@ -428,6 +906,10 @@ def main():
     env = read_env(os.path.join(args.workdir, "machine.env"))
     data = analyse(args.workdir)
     print(table(data))
+    for t in (echo_table(data), sleepers_table(data), idle_table(data)):
+        if t:
+            print()
+            print(t)
     if args.write:
         text = markdown(data, env, args)
         tmp = args.write + ".tmp"

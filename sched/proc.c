@@ -24,6 +24,34 @@
 #include <unistd.h>
 
 struct sched sched;
+static struct {
+	_Atomic uint64_t retakes, preempts, preempt_req, netpolls, ms;
+} stats;
+
+void sched_stats_get(struct sched_stats *out)
+{
+	out->retakes = atomic_load_explicit(&stats.retakes, memory_order_relaxed);
+	out->preempts = atomic_load_explicit(&stats.preempts, memory_order_relaxed);
+	out->preempt_req = atomic_load_explicit(&stats.preempt_req, memory_order_relaxed);
+	out->netpolls = atomic_load_explicit(&stats.netpolls, memory_order_relaxed);
+	out->ms = atomic_load_explicit(&stats.ms, memory_order_relaxed);
+}
+
+void sched_stat_netpoll(uint64_t n)
+{
+	atomic_fetch_add_explicit(&stats.netpolls, n, memory_order_relaxed);
+}
+
+void sched_stat_retake(void)
+{
+	atomic_fetch_add_explicit(&stats.retakes, 1, memory_order_relaxed);
+}
+
+void sched_stat_preempt(bool sent)
+{
+	atomic_fetch_add_explicit(sent ? &stats.preempt_req : &stats.preempts, 1,
+				  memory_order_relaxed);
+}
 
 __thread struct m *gmpt_tls_m __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
@@ -108,13 +136,16 @@ static void pidleput(struct p *pp)
 	atomic_fetch_add(&sched.npidle, 1);
 }
 
-/* sched.lock held. */
+/* sched.lock held. The first P to leave an all-idle process wakes sysmon
+ * from its deep sleep (a system call, but only on that transition). */
 static struct p *pidleget(void)
 {
 	struct p *pp = sched.pidle;
 	if (pp) {
 		sched.pidle = pp->link;
 		atomic_fetch_sub(&sched.npidle, 1);
+		if (atomic_load_explicit(&sched.sysmon_sleeping, memory_order_relaxed))
+			sysmon_wake();
 	}
 	return pp;
 }
@@ -228,8 +259,17 @@ static void newm(struct p *pp, bool spinning)
 	m->nextp = pp;
 	m->spinning = spinning;
 	rtlock_lock(&sched.lock);
+	/* Go's checkmcount: each thread blocked in a system call holds an
+	 * M, and a program that blocks without bound would otherwise take
+	 * the whole machine's thread limit with it. */
+	if (sched.maxmcount > 0 && sched.mcount >= sched.maxmcount)
+		sched_fatal("thread exhaustion: the program needs more than "
+			    "GMPT_MAXTHREADS=%d kernel threads (threads blocked in "
+			    "system calls each hold one)",
+			    sched.maxmcount);
 	sched.mcount++;
 	rtlock_unlock(&sched.lock);
+	atomic_fetch_add_explicit(&stats.ms, 1, memory_order_relaxed);
 	int err = os_thread_create(m_thread_main, m);
 	if (err)
 		sched_fatal("cannot create a kernel thread for an M (%s); %d Ms exist",
@@ -340,20 +380,53 @@ static void resetspinning(struct m *m)
 
 /* ---- the poller role ---- */
 
+static void poll_break(int32_t kind);
+
 /* Wake the M sleeping until the earliest timer if it would sleep past
  * `when`; if nobody sleeps for timers, make sure some M will (Go:
  * wakeNetPoller). */
 void poll_break_if_later(int64_t when)
 {
-	if (atomic_load(&sched.polling)) {
+	int32_t kind = atomic_load(&sched.polling);
+	if (kind != POLL_NONE) {
 		int64_t until = atomic_load(&sched.poll_until);
-		if (until == 0 || until > when) {
-			atomic_fetch_add(&sched.poll_word, 1);
-			futex_wake(&sched.poll_word, 1);
-		}
+		if (until == 0 || until > when)
+			poll_break(kind);
 		return;
 	}
 	wakep();
+}
+
+/* Ends the poller's current sleep, whichever kind it is. */
+static void poll_break(int32_t kind)
+{
+	if (kind == POLL_NETPOLL) {
+		atomic_load(&sched.poller)->wake();
+		return;
+	}
+	atomic_fetch_add(&sched.poll_word, 1);
+	futex_wake(&sched.poll_word, 1);
+}
+
+/* The syscalls layer sets the netpoller up on first use. An M may be
+ * sleeping on the futex with no timer at all: break that sleep so the
+ * next idle M blocks in the netpoller instead. */
+void sched_set_poller(const struct sched_poller *poller)
+{
+	atomic_store(&sched.lastpoll, nanotime());
+	atomic_store(&sched.poller, poller);
+	if (atomic_load(&sched.polling) == POLL_FUTEX)
+		poll_break(POLL_FUTEX);
+}
+
+/* Non-blocking netpoll, by any M (or sysmon). The readied Gs go to the
+ * caller's P or, without one, the global queue with wakep. */
+static bool netpoll_nonblock(void)
+{
+	const struct sched_poller *np = atomic_load_explicit(&sched.poller, memory_order_acquire);
+	if (!np || atomic_load_explicit(&sched.lastpoll, memory_order_relaxed) == 0)
+		return false;
+	return np->poll(0) > 0;
 }
 
 /* ---- stealing (Go: stealWork, randomOrder) ---- */
@@ -485,7 +558,8 @@ top:;
 
 	/* Fairness: every 61st schedule looks at the global queue first, so
 	 * two Gs readying each other locally cannot starve it. */
-	bool global_first = pp->schedtick % 61 == 0;
+	uint32_t tick = atomic_load_explicit(&pp->schedtick, memory_order_relaxed);
+	bool global_first = tick % 61 == 0;
 	if (sched.stress_seed && (fastrand(m) & 3) == 0)
 		global_first = true;
 	if (global_first && atomic_load(&sched.runqsize) > 0) {
@@ -508,7 +582,16 @@ top:;
 			return g;
 	}
 
-	/* (The netpoller's non-blocking poll goes here.) */
+	/* Go's non-blocking netpoll before stealing. With io_uring this
+	 * reads the shared completion ring, no system call; skipped while an
+	 * M blocks in the poller (lastpoll == 0), which will see the events. */
+	if (netpoll_nonblock()) {
+		g = runq_get(&pp->runq, inherit);
+		if (g)
+			return g;
+		if (atomic_load(&sched.runqsize) > 0)
+			goto top;
+	}
 
 	/* Steal. Limit spinning Ms to half the busy Ps: when GMPT_PROCS is
 	 * large and the program has little parallelism, Ms would otherwise
@@ -560,9 +643,33 @@ top:;
 		}
 	}
 
-	/* Timers: the earliest deadline on any P. One M at a time sleeps
-	 * until it (the netpoller's job once there is one). */
-	if (atomic_exchange(&sched.polling, 1) == 0) {
+	/* One M at a time blocks in the netpoller until the earliest timer
+	 * on any P (or until an fd is ready, or a break). Its P-less wait is
+	 * what wakes the process for I/O. */
+	const struct sched_poller *np = atomic_load(&sched.poller);
+	int32_t none = POLL_NONE;
+	if (np && atomic_compare_exchange_strong(&sched.polling, &none, POLL_NETPOLL)) {
+		int64_t until = timers_earliest();
+		atomic_store(&sched.poll_until, until);
+		/* lastpoll = 0 tells other Ms not to poll: we will see the
+		 * events. The seq_cst stores above order the re-check below
+		 * after our publication (a readier either sees polling and
+		 * breaks us, or we see its G). */
+		atomic_store(&sched.lastpoll, 0);
+		if (atomic_load(&sched.runqsize) == 0 && !any_runq_nonempty())
+			np->poll(until ? until : -1);
+		else
+			np->poll(0);
+		atomic_store(&sched.lastpoll, nanotime());
+		atomic_store(&sched.poll_until, 0);
+		atomic_store(&sched.polling, POLL_NONE);
+		if (acquire_idle_p(m))
+			goto top;
+		stopm(m);
+		goto top;
+	}
+	none = POLL_NONE;
+	if (!np && atomic_compare_exchange_strong(&sched.polling, &none, POLL_FUTEX)) {
 		uint32_t word = atomic_load(&sched.poll_word);
 		int64_t until = timers_earliest();
 		if (until != 0) {
@@ -570,11 +677,11 @@ top:;
 			if (atomic_load(&sched.runqsize) == 0 && !any_runq_nonempty())
 				futex_wait(&sched.poll_word, word, until);
 			atomic_store(&sched.poll_until, 0);
-			atomic_store(&sched.polling, 0);
+			atomic_store(&sched.polling, POLL_NONE);
 			if (acquire_idle_p(m))
 				goto top;
 		} else {
-			atomic_store(&sched.polling, 0);
+			atomic_store(&sched.polling, POLL_NONE);
 			/* A timer added between our scan and the store above saw
 			 * polling == 1 and broke a sleep that never happened: look
 			 * again before sleeping without a deadline. */
@@ -605,6 +712,7 @@ static inline void *g_tls(struct m *m, struct g *g)
 static void mark_running(struct m *m, struct g *g)
 {
 	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
+	atomic_store_explicit(&g->preempt, false, memory_order_relaxed);
 	g->m = m;
 	m->curg = g;
 	m->curext = g->ext;
@@ -637,6 +745,12 @@ static bool finish_switch(struct m *m, struct g *g)
 	case AFTER_YIELD:
 		atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
 		runqput(m->p, g, false);
+		return false;
+	case AFTER_PREEMPT:
+		/* Go's gopreempt_m: to the global queue, behind everything that
+		 * waited while it ran. */
+		atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+		globrunq_put(g);
 		return false;
 	case AFTER_EXIT:
 		atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
@@ -685,7 +799,10 @@ static void run_g(struct m *m, struct g *g)
 static void execute(struct m *m, struct g *g, bool inherit)
 {
 	if (!inherit)
-		m->p->schedtick++;
+		atomic_store_explicit(&m->p->schedtick,
+				      atomic_load_explicit(&m->p->schedtick, memory_order_relaxed) +
+					  1,
+				      memory_order_relaxed);
 	mark_running(m, g);
 	run_g(m, g);
 }
@@ -775,6 +892,83 @@ _Noreturn void sched_exit(void)
 	struct m *m = m_self();
 	switch_to_g0(m, m->curg, AFTER_EXIT);
 	sched_fatal("a dead G was resumed");
+}
+
+/* Go's entersyscall. The P stays with this M, marked P_SYSCALL, so that
+ * leaving a short system call costs one CAS; sysmon retakes it if the call
+ * lasts a whole tick and there is other work (retake in sysmon.c).
+ *
+ * m->p is cleared and pp->m too before the status store: from then on the
+ * P belongs to whoever wins the CAS out of P_SYSCALL, this M on the way
+ * out or sysmon. Nothing on this M may touch the P until it wins it back.
+ * The release store publishes the cleared fields to the sysmon that wins. */
+void sched_enter_syscall(void)
+{
+	struct m *m = m_self();
+	if (!m || m->syscall_depth++ != 0 || !m->curg || !m->p)
+		return;
+	struct p *pp = m->p;
+	atomic_store_explicit(&pp->syscalltick,
+			      atomic_load_explicit(&pp->syscalltick, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	m->p = NULL;
+	pp->m = NULL;
+	atomic_store_explicit(&m->oldp, pp, memory_order_relaxed);
+	atomic_store_explicit(&pp->status, P_SYSCALL, memory_order_release);
+}
+
+/* Go's exitsyscall. Fast path: our old P is still P_SYSCALL, take it back.
+ * Otherwise sysmon handed it on: take any idle P, or queue the G and stop
+ * the M (exitsyscall0).
+ *
+ * A signal may arrive anywhere in here or between enter and exit, and its
+ * handler may make interposed calls too (write() is async-signal-safe):
+ * syscall_depth makes those no-ops, except in the window where this exit
+ * already dropped the depth to 0; then the exchange on oldp lets exactly
+ * one of the two exits take the P back. Unlike Go, no preemption is taken
+ * here: we may be inside the program's signal handler. */
+void sched_exit_syscall(void)
+{
+	struct m *m = m_self();
+	if (!m || --m->syscall_depth != 0)
+		return;
+	struct p *pp = atomic_exchange_explicit(&m->oldp, NULL, memory_order_relaxed);
+	if (!pp)
+		return;
+	uint32_t s = P_SYSCALL;
+	if (atomic_compare_exchange_strong_explicit(&pp->status, &s, P_RUNNING,
+						    memory_order_acquire, memory_order_relaxed)) {
+		m->p = pp;
+		pp->m = m;
+		return;
+	}
+	int e = errno;
+	if (atomic_load(&sched.npidle) > 0 && acquire_idle_p(m)) {
+		errno = e;
+		return;
+	}
+	/* errno travels with the G through the switch. */
+	switch_to_g0(m, m->curg, AFTER_SYSCALL_NO_P);
+}
+
+/* The preemption trampoline's call: on the G's own stack, every register
+ * saved by arch's trampoline. */
+void preempt_park(void)
+{
+	struct m *m = m_self();
+	sched_stat_preempt(false);
+	switch_to_g0(m, m->curg, AFTER_PREEMPT);
+}
+
+/* Whether pp has something other than its current G to run: queued Gs,
+ * the global queue, or a timer that is due. Racy reads; sysmon uses it
+ * only to decide whether retaking or preempting is worth it. */
+bool p_has_work(struct p *pp, int64_t now)
+{
+	if (!runq_empty(&pp->runq) || atomic_load(&sched.runqsize) != 0)
+		return true;
+	int64_t w = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
+	return w != 0 && w <= now;
 }
 
 /* Go's entersyscallblock: give the P away before the kernel thread
@@ -875,6 +1069,9 @@ void sched_init(const struct sched_config *cfg)
 	sched.g_ext_size = cfg->g_ext_size;
 	sched.on_g_dead = cfg->on_g_dead;
 	sched.stress_seed = cfg->stress_seed;
+	sched.maxmcount = cfg->max_threads;
+	sched.preempt_on = cfg->preempt;
+	sched.preempt_signal = cfg->preempt_signal;
 	random_order_init((uint32_t)sched.procs);
 	stack_init();
 
@@ -922,4 +1119,6 @@ void sched_init(const struct sched_config *cfg)
 	m0->curg = g;
 	m0->curext = g->ext;
 	sched_is_ready = true;
+	preempt_init();
+	sysmon_start();
 }

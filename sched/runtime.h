@@ -75,6 +75,9 @@ struct g {
 	int32_t timer_p; /* P whose heap holds the live timer entry, or -1 */
 
 	int saved_errno;
+	/* Set by sysmon when the G has run for a whole time slice; cleared by
+	 * the G when it yields for it (see preempt.c). */
+	_Atomic bool preempt;
 	void *tls_base; /* NULL: run on the M's TLS */
 	void *asan_fake_stack;
 
@@ -82,14 +85,21 @@ struct g {
 	_Alignas(16) char ext[];
 };
 
-enum p_status { P_IDLE, P_RUNNING };
+/* P_SYSCALL: the M that held the P is in a system call and may take it
+ * back with one CAS (exitsyscall's fast path); sysmon may CAS it to P_IDLE
+ * and hand it to another M (retake). Exactly one of the two wins. */
+enum p_status { P_IDLE, P_RUNNING, P_SYSCALL };
 
 struct p {
 	int32_t id;
 	_Atomic uint32_t status;
 	struct p *link; /* idle list, under sched.lock */
 	struct m *m;
-	uint32_t schedtick;
+	/* Written by the owner only; sysmon reads both to tell whether the P
+	 * has scheduled (schedtick) or entered a new system call (syscalltick)
+	 * since its last look. */
+	_Atomic uint32_t schedtick;
+	_Atomic uint32_t syscalltick;
 	uint64_t rand;
 
 	struct runq runq;
@@ -108,7 +118,14 @@ struct p {
 	uint32_t nstack_cache;
 };
 
-enum m_after { AFTER_NONE, AFTER_PARK, AFTER_YIELD, AFTER_EXIT, AFTER_SYSCALL_NO_P };
+enum m_after {
+	AFTER_NONE,
+	AFTER_PARK,
+	AFTER_YIELD,
+	AFTER_PREEMPT,
+	AFTER_EXIT,
+	AFTER_SYSCALL_NO_P,
+};
 
 struct m {
 	/* struct m_head (sched.h), which the shim reads inline. */
@@ -120,6 +137,12 @@ struct m {
 	struct arch_context g0ctx;
 	struct p *p;
 	struct p *nextp;
+	/* The P it held when it entered a system call. Taken with one
+	 * exchange, so a signal handler's nested call cannot take it too. */
+	struct p *_Atomic oldp;
+	/* entersyscall nesting: a signal handler that calls write() while its
+	 * thread was inside read() must not touch the P state. */
+	uint32_t syscall_depth;
 	struct m *schedlink; /* idle list, under sched.lock */
 	bool spinning;
 	uint64_t rand;
@@ -161,9 +184,22 @@ struct sched {
 	/* The one M that may sleep with a deadline for the earliest timer
 	 * (the netpoller's role once it exists): polling is 1 while it sleeps,
 	 * poll_until is its deadline, poll_note is how others break the sleep. */
-	_Atomic int32_t polling;
+	_Atomic int32_t polling; /* POLL_NONE, POLL_FUTEX or POLL_NETPOLL */
 	_Atomic int64_t poll_until;
 	_Atomic uint32_t poll_word;
+
+	/* The netpoller, once the syscalls layer has set one up, and when it
+	 * was last polled (0: an M is blocked in it now). */
+	const struct sched_poller *_Atomic poller;
+	_Atomic int64_t lastpoll;
+
+	/* sysmon sleeps on this word while every P is idle. */
+	_Atomic uint32_t sysmon_sleeping;
+	_Atomic uint32_t sysmon_word;
+
+	int32_t maxmcount;
+	bool preempt_on;
+	int preempt_signal;
 
 	_Atomic uint64_t goid_gen;
 
@@ -172,6 +208,8 @@ struct sched {
 
 	uint64_t stress_seed; /* GMPT_STRESS: randomise scheduling decisions */
 };
+
+enum { POLL_NONE, POLL_FUTEX, POLL_NETPOLL };
 
 extern struct sched sched;
 
@@ -194,6 +232,14 @@ void ready(struct g *g);
 void park(bool (*unlock)(struct g *, void *), void *arg, const char *reason);
 void wakep(void);
 void globrunq_put_batch(struct gqueue *batch);
+
+void injectglist_wake(void);
+bool p_has_work(struct p *pp, int64_t now);
+void sysmon_start(void);
+void sysmon_wake(void);
+void preempt_init(void);
+void preempt_m(struct m *m, struct g *g);
+void preempt_park(void);
 
 /* timers.c */
 void timer_add(struct p *pp, struct g *g, int64_t when, uint64_t seq);

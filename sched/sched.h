@@ -18,6 +18,9 @@ struct sched_config {
 	size_t g_ext_size;		/* bytes of per-G data the caller keeps */
 	void (*on_g_dead)(struct g *g); /* runs on the M's own stack after a G ended */
 	uint64_t stress_seed;		/* non-zero: randomise scheduling decisions */
+	int max_threads;		/* kernel threads (Ms) allowed; fatal beyond */
+	bool preempt;			/* sysmon preempts Gs that run 10 ms */
+	int preempt_signal;		/* the signal that does it */
 };
 
 /* Turns the calling (main) thread into the first G, running on M0 with P0. */
@@ -90,6 +93,43 @@ void sched_gosched(void);
  * outside a G. errno is preserved. */
 void sched_enter_blocking_syscall(void);
 void sched_exit_blocking_syscall(void);
+/* Around any system call that may block (Go's entersyscall/exitsyscall):
+ * the M keeps its P, marked as in a system call; leaving takes it back
+ * with one atomic operation unless sysmon gave it to another M meanwhile
+ * (then an idle P, or the G waits in the global queue for one). No-ops
+ * outside a G. errno is preserved. */
+void sched_enter_syscall(void);
+void sched_exit_syscall(void);
+
+/* The netpoller, provided by the layer above (syscalls/netpoll.c) so that
+ * sched does not know its backends. poll(until) readies the Gs whose fds
+ * are ready (through waitq_wake) and returns how many events it handled:
+ * until == 0 must not block, -1 blocks until wake() or an event, > 0
+ * blocks until that CLOCK_MONOTONIC deadline at the latest. Any thread may
+ * call poll(0) while another blocks in poll(until). */
+struct sched_poller {
+	int (*poll)(int64_t until);
+	void (*wake)(void);
+};
+void sched_set_poller(const struct sched_poller *poller);
+
+/* Counters, summed on demand (GMPT_DEBUG=stats). */
+struct sched_stats {
+	uint64_t retakes;     /* Ps sysmon took from system calls */
+	uint64_t preempts;    /* Gs preempted by signal */
+	uint64_t preempt_req; /* preemption signals sent */
+	uint64_t netpolls;    /* Gs readied by the netpoller */
+	uint64_t ms;	      /* kernel threads created for Ms */
+};
+void sched_stats_get(struct sched_stats *out);
+
+/* The preemption signal belongs to gmpt; the program's own sigaction for
+ * it is recorded and chained to instead (shim/signal.c). */
+struct sigaction;
+bool sched_preempt_owns(int sig);
+void sched_preempt_user_action(const struct sigaction *act, struct sigaction *old);
+void sched_stat_netpoll(uint64_t n);
+
 /* Parks the current G until the CLOCK_MONOTONIC deadline (ns). */
 void sched_sleep_until(int64_t deadline);
 

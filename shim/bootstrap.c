@@ -10,6 +10,9 @@
 #include "shim/config.h"
 #include "shim/thread.h"
 #include "sched/sched.h"
+#include "syscalls/netpoll.h"
+
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -56,6 +59,21 @@ static void bootstrap_main_g(void)
 	atomic_store(&threads_alive, 1);
 }
 
+static void print_stats(void)
+{
+	struct sched_stats st;
+	sched_stats_get(&st);
+	char line[256];
+	int n = snprintf(line, sizeof line,
+			 "gmpt: stats: procs=%d ms=%llu retakes=%llu preempt_signals=%llu "
+			 "preemptions=%llu netpoll_ready=%llu netpoll=%s\n",
+			 sched_procs(), (unsigned long long)st.ms, (unsigned long long)st.retakes,
+			 (unsigned long long)st.preempt_req, (unsigned long long)st.preempts,
+			 (unsigned long long)st.netpolls, netpoll_backend_name());
+	ssize_t w = write(2, line, (size_t)n);
+	(void)w;
+}
+
 void gmpt_bootstrap(void)
 {
 	if (sched_ready())
@@ -71,8 +89,14 @@ void gmpt_bootstrap(void)
 	    .g_ext_size = sizeof(struct thread),
 	    .on_g_dead = on_g_dead,
 	    .stress_seed = cfg.stress_seed,
+	    .max_threads = cfg.max_threads,
+	    .preempt = cfg.preempt,
+	    .preempt_signal = cfg.preempt_signal,
 	};
 	sched_init(&sc);
+	netpoll_configure(cfg.netpoll);
+	if (cfg.debug_stats)
+		atexit(print_stats);
 	bootstrap_main_g();
 }
 

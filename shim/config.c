@@ -6,6 +6,7 @@
 #include "shim/config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,12 +42,73 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-static const char *known[] = {"GMPT_PROCS", "GMPT_STRESS"};
+static const char *known[] = {"GMPT_PROCS",   "GMPT_STRESS",	     "GMPT_MAXTHREADS",
+			      "GMPT_PREEMPT", "GMPT_PREEMPT_SIGNAL", "GMPT_NETPOLL",
+			      "GMPT_DEBUG"};
+
+/* Signals that cannot be caught, that the kernel sends for faults, or
+ * that programs commonly rely on for their own purposes. */
+static bool preempt_signal_ok(int sig)
+{
+	switch (sig) {
+	case SIGKILL:
+	case SIGSTOP:
+	case SIGSEGV:
+	case SIGBUS:
+	case SIGFPE:
+	case SIGILL:
+	case SIGTRAP:
+	case SIGABRT:
+	case SIGCHLD:
+	case SIGPIPE:
+	case SIGINT:
+	case SIGTERM:
+	case SIGQUIT:
+	case SIGHUP:
+	case SIGCONT:
+	case SIGTSTP:
+	case SIGTTIN:
+	case SIGTTOU:
+		return false;
+	}
+	/* 32 and 33 are glibc's own (cancellation, setxid). */
+	return (sig >= 1 && sig < 32) || (sig >= SIGRTMIN && sig <= SIGRTMAX);
+}
+
+static int parse_signal(const char *v)
+{
+	static const struct {
+		const char *name;
+		int sig;
+	} names[] = {{"URG", SIGURG},	{"USR1", SIGUSR1},     {"USR2", SIGUSR2},
+		     {"PROF", SIGPROF}, {"VTALRM", SIGVTALRM}, {"WINCH", SIGWINCH},
+		     {"XCPU", SIGXCPU}, {"PWR", SIGPWR},       {"SYS", SIGSYS},
+		     {"ALRM", SIGALRM}};
+	const char *n = strncmp(v, "SIG", 3) == 0 ? v + 3 : v;
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		if (strcmp(n, names[i].name) == 0)
+			return names[i].sig;
+	if (strncmp(n, "RTMIN+", 6) == 0) {
+		uint64_t k;
+		if (parse_u64(n + 6, &k) == 0 && SIGRTMIN + (int)k <= SIGRTMAX)
+			return SIGRTMIN + (int)k;
+		return -1;
+	}
+	uint64_t k;
+	if (parse_u64(v, &k) == 0 && k < 1000)
+		return (int)k;
+	return -1;
+}
 
 void config_load(struct gmpt_config *cfg)
 {
 	cfg->procs = 0;
 	cfg->stress_seed = 0;
+	cfg->max_threads = 10000;
+	cfg->preempt = true;
+	cfg->preempt_signal = SIGURG;
+	cfg->netpoll = NETPOLL_AUTO;
+	cfg->debug_stats = false;
 
 	for (char **e = environ; e && *e; e++) {
 		if (strncmp(*e, "GMPT_", 5) != 0)
@@ -57,7 +119,7 @@ void config_load(struct gmpt_config *cfg)
 			if (strlen(known[i]) == len && strncmp(*e, known[i], len) == 0)
 				ok = true;
 		if (!ok) {
-			char name[64], names[128] = "";
+			char name[64], names[256] = "";
 			snprintf(name, sizeof name, "%.*s", (int)(len < 63 ? len : 63), *e);
 			for (size_t i = 0; i < sizeof known / sizeof *known; i++)
 				snprintf(names + strlen(names), sizeof names - strlen(names),
@@ -84,5 +146,57 @@ void config_load(struct gmpt_config *cfg)
 			config_error("%s='%s': expected a random seed, a whole number (0: off)",
 				     "GMPT_STRESS", v);
 		cfg->stress_seed = n;
+	}
+
+	v = getenv("GMPT_MAXTHREADS");
+	if (v) {
+		uint64_t n;
+		if (parse_u64(v, &n) != 0 || n < 2 || n > 1000000)
+			config_error("%s='%s': expected a whole number from 2 to 1000000",
+				     "GMPT_MAXTHREADS", v);
+		cfg->max_threads = (int)n;
+	}
+
+	v = getenv("GMPT_PREEMPT");
+	if (v) {
+		if (strcmp(v, "0") == 0)
+			cfg->preempt = false;
+		else if (strcmp(v, "1") == 0)
+			cfg->preempt = true;
+		else
+			config_error("%s='%s': expected 1 (preempt threads that run 10 ms, the "
+				     "default) or 0 (never)",
+				     "GMPT_PREEMPT", v);
+	}
+
+	v = getenv("GMPT_PREEMPT_SIGNAL");
+	if (v) {
+		int sig = parse_signal(v);
+		if (sig < 0 || !preempt_signal_ok(sig))
+			config_error("%s='%s': expected a signal gmpt may use, such as SIGURG (the "
+				     "default), SIGUSR2 or SIGRTMIN+3",
+				     "GMPT_PREEMPT_SIGNAL", v);
+		cfg->preempt_signal = sig;
+	}
+
+	v = getenv("GMPT_NETPOLL");
+	if (v) {
+		if (strcmp(v, "uring") == 0)
+			cfg->netpoll = NETPOLL_URING;
+		else if (strcmp(v, "epoll") == 0)
+			cfg->netpoll = NETPOLL_EPOLL;
+		else
+			config_error("%s='%s': expected uring or epoll (default: io_uring, epoll "
+				     "if io_uring cannot be set up)",
+				     "GMPT_NETPOLL", v);
+	}
+
+	v = getenv("GMPT_DEBUG");
+	if (v) {
+		if (strcmp(v, "stats") == 0)
+			cfg->debug_stats = true;
+		else if (*v != 0)
+			config_error("%s='%s': expected stats (print scheduler counters at exit)",
+				     "GMPT_DEBUG", v);
 	}
 }

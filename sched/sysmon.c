@@ -1,0 +1,198 @@
+/* sched/sysmon.c - the system monitor (Go: sysmon, retake, preemptone).
+ *
+ * A kernel thread with no M and no P. It never runs Gs and never takes a
+ * scheduler lock for long, so it keeps working when every M is stuck. Each
+ * round it:
+ *  - retakes a P whose M has been in one system call for a whole round,
+ *    when the P has other work (or after 10 ms regardless), and hands it to
+ *    another M;
+ *  - asks a G that has run for 10 ms without rescheduling to yield
+ *    (preempt.c), when something else is waiting for its P;
+ *  - polls the network if no M has for 10 ms.
+ * It sleeps 20 us between rounds, doubling after 1 ms without anything to
+ * do up to 10 ms, and sleeps without a deadline while every P is idle: the
+ * first P taken off the idle list wakes it (pidleget). */
+#include "arch/syscall.h"
+#include "sched/osthread.h"
+#include "sched/runtime.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#define SYSMON_MIN_DELAY_NS 20000
+#define SYSMON_MAX_DELAY_NS 10000000
+#define FORCE_PREEMPT_NS    10000000
+#define PREEMPT_RESEND_NS   1000000
+#define RETAKE_ANYWAY_NS    10000000
+#define NETPOLL_STALE_NS    10000000
+
+void sched_stat_retake(void);
+void sched_stat_preempt(bool sent);
+
+/* What sysmon last saw of each P; sysmon's alone. */
+struct sysmon_p {
+	uint32_t schedtick;
+	int64_t schedwhen;
+	uint32_t syscalltick;
+	int64_t syscallwhen;
+	int64_t signalled;
+};
+
+static struct sysmon_p *seen;
+
+static void sysmon_sleep_ns(int64_t ns)
+{
+	struct timespec ts = {ns / 1000000000, ns % 1000000000};
+	raw_syscall(SYS_nanosleep, &ts, NULL);
+}
+
+void sysmon_wake(void)
+{
+	atomic_store(&sched.sysmon_sleeping, 0);
+	atomic_fetch_add(&sched.sysmon_word, 1);
+	futex_wake(&sched.sysmon_word, 1);
+}
+
+/* Every P idle: nothing to retake or preempt until one is taken. The store
+ * of sysmon_sleeping and pidleget's decrement of npidle are both seq_cst,
+ * so either pidleget sees us sleeping and wakes us, or we see npidle
+ * below procs here and do not sleep. */
+static bool sysmon_deep_sleep(void)
+{
+	if (atomic_load(&sched.npidle) != sched.procs)
+		return false;
+	uint32_t word = atomic_load(&sched.sysmon_word);
+	atomic_store(&sched.sysmon_sleeping, 1);
+	if (atomic_load(&sched.npidle) == sched.procs)
+		futex_wait(&sched.sysmon_word, word, 0);
+	atomic_store(&sched.sysmon_sleeping, 0);
+	return true;
+}
+
+/* Go's preemptone, rate-limited: a G that sits at an unsafe point (in
+ * libc, say) keeps its flag and gets another signal a millisecond later. */
+static void preempt_p(struct p *pp, struct sysmon_p *s, int64_t now)
+{
+	struct m *m = pp->m;
+	if (!m || now - s->signalled < PREEMPT_RESEND_NS)
+		return;
+	/* Racy reads: m may have moved on to another G or P since. The G
+	 * flagged then yields at its next safe point, a little early; the
+	 * handler checks the flag of whatever the M runs when it lands. */
+	struct g *g = m->curg;
+	if (!g)
+		return;
+	s->signalled = now;
+	atomic_store_explicit(&g->preempt, true, memory_order_relaxed);
+	if (sched.preempt_on) {
+		preempt_m(m, g);
+		sched_stat_preempt(true);
+	}
+}
+
+/* Go's retake. Returns how many Ps were taken from system calls. */
+static int retake(int64_t now)
+{
+	int n = 0;
+	for (int i = 0; i < sched.procs; i++) {
+		struct p *pp = sched.allp[i];
+		struct sysmon_p *s = &seen[i];
+		uint32_t st = atomic_load_explicit(&pp->status, memory_order_acquire);
+		if (st == P_IDLE)
+			continue;
+
+		uint32_t t = atomic_load_explicit(&pp->schedtick, memory_order_relaxed);
+		if (s->schedtick != t) {
+			s->schedtick = t;
+			s->schedwhen = now;
+		} else if (st == P_RUNNING && now - s->schedwhen >= FORCE_PREEMPT_NS &&
+			   p_has_work(pp, now)) {
+			preempt_p(pp, s, now);
+		}
+
+		if (st != P_SYSCALL)
+			continue;
+		t = atomic_load_explicit(&pp->syscalltick, memory_order_relaxed);
+		if (s->syscalltick != t) {
+			s->syscalltick = t;
+			s->syscallwhen = now;
+			continue;
+		}
+		/* In the same system call for a whole round. Leave it alone
+		 * if it has nothing queued and other Ms are looking for work
+		 * anyway, unless it has been 10 ms. */
+		if (!p_has_work(pp, now) &&
+		    atomic_load(&sched.nmspinning) + atomic_load(&sched.npidle) > 0 &&
+		    now - s->syscallwhen < RETAKE_ANYWAY_NS)
+			continue;
+		uint32_t want = P_SYSCALL;
+		if (atomic_compare_exchange_strong(&pp->status, &want, P_IDLE)) {
+			/* We own pp now; the M in the system call finds it gone
+			 * and takes the slow way out (exitsyscall). */
+			s->syscalltick = t + 1;
+			atomic_store_explicit(&pp->syscalltick, t + 1, memory_order_relaxed);
+			sched_stat_retake();
+			handoffp(pp);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Nobody has polled the network for a while (every M busy with Gs that do
+ * not block): poll for them. The readied Gs go to the global queue. */
+static void sysmon_netpoll(int64_t now)
+{
+	const struct sched_poller *np = atomic_load(&sched.poller);
+	if (!np)
+		return;
+	int64_t last = atomic_load(&sched.lastpoll);
+	if (last == 0 || now - last < NETPOLL_STALE_NS)
+		return;
+	if (!atomic_compare_exchange_strong(&sched.lastpoll, &last, now))
+		return;
+	np->poll(0);
+}
+
+static void sysmon_main(void *arg)
+{
+	(void)arg;
+	sigset_t all;
+	sigfillset(&all);
+	raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, _NSIG / 8);
+
+	int64_t delay = SYSMON_MIN_DELAY_NS;
+	uint32_t idle = 0;
+	for (;;) {
+		if (idle == 0)
+			delay = SYSMON_MIN_DELAY_NS;
+		else if (idle > 50)
+			delay *= 2;
+		if (delay > SYSMON_MAX_DELAY_NS)
+			delay = SYSMON_MAX_DELAY_NS;
+		sysmon_sleep_ns(delay);
+		if (sysmon_deep_sleep()) {
+			idle = 0;
+			continue;
+		}
+		int64_t now = nanotime();
+		sysmon_netpoll(now);
+		if (retake(now) > 0)
+			idle = 0;
+		else
+			idle++;
+	}
+}
+
+void sysmon_start(void)
+{
+	seen = calloc((size_t)sched.procs, sizeof *seen);
+	if (!seen)
+		sched_fatal("out of memory starting sysmon");
+	int err = os_thread_create(sysmon_main, NULL);
+	if (err)
+		sched_fatal("cannot create the sysmon thread (%s)", strerror(err));
+}

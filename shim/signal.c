@@ -1,0 +1,64 @@
+/* shim/signal.c - sigaction and signal, for the one signal gmpt uses to
+ * preempt threads (GMPT_PREEMPT_SIGNAL, SIGURG by default).
+ *
+ * gmpt's handler stays installed; what the program installs for that
+ * signal is recorded and called by gmpt's handler for every instance of
+ * the signal that gmpt did not send, and reported back by sigaction as if
+ * it were installed. Every other signal goes straight to glibc. */
+#include "sched/real.h"
+#include "sched/sched.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (!sched_preempt_owns(sig))
+		return REAL(sigaction_fn, sigaction)(sig, act, old);
+	sched_preempt_user_action(act, old);
+	return 0;
+}
+
+EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	return sigaction(sig, act, old);
+}
+
+typedef void (*sighandler_fn)(int);
+
+EXPORT sighandler_fn signal(int sig, sighandler_fn handler)
+{
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = handler;
+	sa.sa_flags = SA_RESTART; /* BSD semantics, as glibc's signal() */
+	sigemptyset(&sa.sa_mask);
+	if (sig > 0 && sig < NSIG)
+		sigaddset(&sa.sa_mask, sig);
+	if (sigaction(sig, &sa, &old) < 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+EXPORT sighandler_fn bsd_signal(int sig, sighandler_fn handler)
+{
+	return signal(sig, handler);
+}
+EXPORT sighandler_fn sysv_signal(int sig, sighandler_fn handler)
+{
+	if (!sched_preempt_owns(sig)) {
+		typedef sighandler_fn (*sysv_fn)(int, sighandler_fn);
+		return REAL(sysv_fn, sysv_signal)(sig, handler);
+	}
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = handler;
+	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+	sigaction(sig, &sa, &old);
+	return old.sa_handler;
+}

@@ -1,0 +1,137 @@
+/* syscalls/blocking.c - calls known to block for long: the P is handed
+ * off before them (Go's entersyscallblock), not left for sysmon to take.
+ * waitpid and friends, flock, the sigwait family, system(), and name
+ * lookups (getaddrinfo and gethostby*, which may wait on DNS). Outside a G
+ * the handoff is a no-op. */
+#include "syscalls/io_common.h"
+#include "sched/real.h"
+
+#include <netdb.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#define HANDED_OFF(expr)                                                                           \
+	({                                                                                         \
+		sched_enter_blocking_syscall();                                                    \
+		__typeof__(expr) r_ = (expr);                                                      \
+		sched_exit_blocking_syscall();                                                     \
+		r_;                                                                                \
+	})
+
+EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
+{
+	if (options & WNOHANG)
+		return (pid_t)sys_ret(raw_syscall(SYS_wait4, pid, status, options, ru));
+	return (pid_t)sys_ret(HANDED_OFF(raw_syscall(SYS_wait4, pid, status, options, ru)));
+}
+
+EXPORT pid_t waitpid(pid_t pid, int *status, int options)
+{
+	return wait4(pid, status, options, NULL);
+}
+
+EXPORT pid_t wait(int *status)
+{
+	return wait4(-1, status, 0, NULL);
+}
+
+EXPORT pid_t wait3(int *status, int options, struct rusage *ru)
+{
+	return wait4(-1, status, options, ru);
+}
+
+EXPORT int waitid(idtype_t type, id_t id, siginfo_t *info, int options)
+{
+	if (options & WNOHANG)
+		return (int)sys_ret(raw_syscall(SYS_waitid, type, id, info, options, NULL, 0));
+	return (int)sys_ret(HANDED_OFF(raw_syscall(SYS_waitid, type, id, info, options, NULL, 0)));
+}
+
+EXPORT int flock(int fd, int op)
+{
+	if (op & LOCK_NB)
+		return (int)sys_ret(raw_syscall(SYS_flock, fd, op));
+	return (int)sys_ret(HANDED_OFF(raw_syscall(SYS_flock, fd, op)));
+}
+
+typedef int (*sigwait_fn)(const sigset_t *, int *);
+typedef int (*sigwaitinfo_fn)(const sigset_t *, siginfo_t *);
+typedef int (*sigtimedwait_fn)(const sigset_t *, siginfo_t *, const struct timespec *);
+typedef int (*system_fn)(const char *);
+typedef int (*getaddrinfo_fn)(const char *, const char *, const struct addrinfo *,
+			      struct addrinfo **);
+typedef struct hostent *(*gethostbyname_fn)(const char *);
+typedef struct hostent *(*gethostbyname2_fn)(const char *, int);
+typedef struct hostent *(*gethostbyaddr_fn)(const void *, socklen_t, int);
+typedef int (*gethostbyname_r_fn)(const char *, struct hostent *, char *, size_t, struct hostent **,
+				  int *);
+typedef int (*gethostbyname2_r_fn)(const char *, int, struct hostent *, char *, size_t,
+				   struct hostent **, int *);
+typedef int (*gethostbyaddr_r_fn)(const void *, socklen_t, int, struct hostent *, char *, size_t,
+				  struct hostent **, int *);
+
+EXPORT int sigwait(const sigset_t *set, int *sig)
+{
+	return HANDED_OFF(REAL(sigwait_fn, sigwait)(set, sig));
+}
+
+EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+	return HANDED_OFF(REAL(sigwaitinfo_fn, sigwaitinfo)(set, info));
+}
+
+EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *t)
+{
+	return HANDED_OFF(REAL(sigtimedwait_fn, sigtimedwait)(set, info, t));
+}
+
+EXPORT int system(const char *cmd)
+{
+	return HANDED_OFF(REAL(system_fn, system)(cmd));
+}
+
+EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+		       struct addrinfo **res)
+{
+	return HANDED_OFF(REAL(getaddrinfo_fn, getaddrinfo)(node, service, hints, res));
+}
+
+EXPORT struct hostent *gethostbyname(const char *name)
+{
+	return HANDED_OFF(REAL(gethostbyname_fn, gethostbyname)(name));
+}
+
+EXPORT struct hostent *gethostbyname2(const char *name, int af)
+{
+	return HANDED_OFF(REAL(gethostbyname2_fn, gethostbyname2)(name, af));
+}
+
+EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int type)
+{
+	return HANDED_OFF(REAL(gethostbyaddr_fn, gethostbyaddr)(addr, len, type));
+}
+
+EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t len,
+			   struct hostent **result, int *herr)
+{
+	return HANDED_OFF(
+	    REAL(gethostbyname_r_fn, gethostbyname_r)(name, ret, buf, len, result, herr));
+}
+
+EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf, size_t len,
+			    struct hostent **result, int *herr)
+{
+	return HANDED_OFF(
+	    REAL(gethostbyname2_r_fn, gethostbyname2_r)(name, af, ret, buf, len, result, herr));
+}
+
+EXPORT int gethostbyaddr_r(const void *addr, socklen_t alen, int type, struct hostent *ret,
+			   char *buf, size_t len, struct hostent **result, int *herr)
+{
+	return HANDED_OFF(REAL(gethostbyaddr_r_fn, gethostbyaddr_r)(addr, alen, type, ret, buf, len,
+								    result, herr));
+}

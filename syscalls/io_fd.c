@@ -1,0 +1,234 @@
+/* syscalls/io_fd.c - the calls that create, copy, close and configure
+ * descriptors, keeping the fd table true (fdtab.h).
+ *
+ * Created here non-blocking underneath: pipes, sockets (io_socket.c),
+ * eventfd, timerfd, signalfd, inotify and epoll fds. The program's own
+ * O_NONBLOCK lives in the table: fcntl(F_GETFL) reports it, F_SETFL and
+ * ioctl(FIONBIO) change it there while the fd stays non-blocking. */
+#include "syscalls/io_common.h"
+#include "sched/real.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+static bool ours(int fd)
+{
+	struct fdinfo *fi = fdtab_get(fd, false);
+	return fi && atomic_load(&fi->kind) == FD_POLLED;
+}
+
+EXPORT int close(int fd)
+{
+	/* Before the close: once the number is free another thread may get
+	 * it from open() and must not find our state (or our waiters). */
+	fdtab_closing(fd);
+	return (int)sys_ret(raw_syscall(SYS_close, fd));
+}
+
+EXPORT int dup(int fd)
+{
+	long r = raw_syscall(SYS_dup, fd);
+	if (r >= 0)
+		fdtab_dup(fd, (int)r);
+	return (int)sys_ret(r);
+}
+
+EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	if (oldfd != newfd)
+		fdtab_closing(newfd); /* dup3 closes newfd first */
+	long r = raw_syscall(SYS_dup3, oldfd, newfd, flags);
+	if (r >= 0)
+		fdtab_dup(oldfd, newfd);
+	return (int)sys_ret(r);
+}
+
+EXPORT int dup2(int oldfd, int newfd)
+{
+	if (oldfd == newfd) /* dup2 checks oldfd and does nothing else */
+		return (int)sys_ret(raw_syscall(SYS_fcntl, oldfd, F_GETFD) < 0 ? -EBADF : newfd);
+	fdtab_closing(newfd);
+	long r = raw_syscall(SYS_dup2, oldfd, newfd);
+	if (r >= 0)
+		fdtab_dup(oldfd, newfd);
+	return (int)sys_ret(r);
+}
+
+EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	long arg = va_arg(ap, long);
+	va_end(ap);
+	struct fdinfo *fi;
+	long r;
+	switch (cmd) {
+	case F_GETFL:
+		r = raw_syscall(SYS_fcntl, fd, cmd);
+		if (r >= 0 && ours(fd)) {
+			fi = fdtab_get(fd, false);
+			r = (r & ~O_NONBLOCK) | (atomic_load(&fi->user_nonblock) ? O_NONBLOCK : 0);
+		}
+		return (int)sys_ret(r);
+	case F_SETFL:
+		if (!ours(fd))
+			break;
+		r = raw_syscall(SYS_fcntl, fd, cmd, arg | O_NONBLOCK);
+		if (r == 0)
+			atomic_store(&fdtab_get(fd, false)->user_nonblock, (arg & O_NONBLOCK) != 0);
+		return (int)sys_ret(r);
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		r = raw_syscall(SYS_fcntl, fd, cmd, arg);
+		if (r >= 0)
+			fdtab_dup(fd, (int)r);
+		return (int)sys_ret(r);
+	case F_SETLKW:
+	case F_OFD_SETLKW:
+		/* Waits for another process: hand the P off at once. */
+		sched_enter_blocking_syscall();
+		r = raw_syscall(SYS_fcntl, fd, cmd, arg);
+		sched_exit_blocking_syscall();
+		return (int)sys_ret(r);
+	}
+	return (int)sys_ret(raw_syscall(SYS_fcntl, fd, cmd, arg));
+}
+EXPORT int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
+
+EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	if (req == FIONBIO && ours(fd)) {
+		/* Recorded, not passed on: underneath it stays non-blocking. */
+		int on;
+		if (!arg)
+			return (int)sys_ret(-EFAULT);
+		on = *(int *)arg;
+		atomic_store(&fdtab_get(fd, false)->user_nonblock, on != 0);
+		return 0;
+	}
+	return (int)sys_ret(raw_syscall(SYS_ioctl, fd, req, arg));
+}
+
+/* ---- creation ---- */
+
+static int created2(long r, int fds[2], bool nonblock, bool stream)
+{
+	if (r == 0 && sched_ready()) {
+		fdtab_created(fds[0], nonblock, stream);
+		fdtab_created(fds[1], nonblock, stream);
+	}
+	return (int)sys_ret(r);
+}
+
+EXPORT int pipe2(int fds[2], int flags)
+{
+	int extra = sched_ready() ? O_NONBLOCK : 0;
+	long r = raw_syscall(SYS_pipe2, fds, flags | extra);
+	return created2(r, fds, flags & O_NONBLOCK, !(flags & O_DIRECT));
+}
+
+EXPORT int pipe(int fds[2])
+{
+	return pipe2(fds, 0);
+}
+
+static int created1(long r, bool nonblock)
+{
+	if (r >= 0 && sched_ready())
+		fdtab_created((int)r, nonblock, false);
+	return (int)sys_ret(r);
+}
+
+EXPORT int eventfd(unsigned int initval, int flags)
+{
+	int extra = sched_ready() ? EFD_NONBLOCK : 0;
+	return created1(raw_syscall(SYS_eventfd2, initval, flags | extra), flags & EFD_NONBLOCK);
+}
+
+EXPORT int timerfd_create(int clockid, int flags)
+{
+	int extra = sched_ready() ? TFD_NONBLOCK : 0;
+	return created1(raw_syscall(SYS_timerfd_create, clockid, flags | extra),
+			flags & TFD_NONBLOCK);
+}
+
+EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
+{
+	if (fd != -1) /* changes the mask of an existing signalfd */
+		return (int)sys_ret(raw_syscall(SYS_signalfd4, fd, mask, _NSIG / 8, flags));
+	int extra = sched_ready() ? SFD_NONBLOCK : 0;
+	return created1(raw_syscall(SYS_signalfd4, fd, mask, _NSIG / 8, flags | extra),
+			flags & SFD_NONBLOCK);
+}
+
+EXPORT int inotify_init1(int flags)
+{
+	int extra = sched_ready() ? IN_NONBLOCK : 0;
+	return created1(raw_syscall(SYS_inotify_init1, flags | extra), flags & IN_NONBLOCK);
+}
+
+EXPORT int inotify_init(void)
+{
+	return inotify_init1(0);
+}
+
+/* epoll_wait's blocking is done by waiting for the epoll fd itself; the
+ * fd's O_NONBLOCK does not matter to epoll_wait, so nothing to set. */
+EXPORT int epoll_create1(int flags)
+{
+	return created1(raw_syscall(SYS_epoll_create1, flags), false);
+}
+
+EXPORT int epoll_create(int size)
+{
+	if (size <= 0)
+		return (int)sys_ret(-EINVAL);
+	return epoll_create1(0);
+}
+
+/* ---- stdio over our descriptors ---- */
+
+typedef FILE *(*fdopen_fn)(int, const char *);
+typedef int (*fclose_fn)(FILE *);
+
+/* stdio reads and writes through libc's internal calls, which gmpt does
+ * not see: a stream over one of our fds must be blocking underneath
+ * again, and its calls then go through entersyscall. */
+EXPORT FILE *fdopen(int fd, const char *mode)
+{
+	struct fdinfo *fi = fdtab_get(fd, false);
+	if (fi && atomic_load(&fi->kind) == FD_POLLED) {
+		bool nb = atomic_load(&fi->user_nonblock);
+		long fl = raw_syscall(SYS_fcntl, fd, F_GETFL);
+		if (fl >= 0 && !nb)
+			raw_syscall(SYS_fcntl, fd, F_SETFL, fl & ~O_NONBLOCK);
+		atomic_store(&fi->kind, FD_BLOCKING);
+	}
+	return REAL(fdopen_fn, fdopen)(fd, mode);
+}
+
+/* fclose closes the fd inside libc: the netpoller must let go of it too
+ * (an io_uring registration would keep the file open). */
+EXPORT int fclose(FILE *f)
+{
+	if (f) {
+		int fd = fileno(f);
+		if (fd >= 0)
+			fdtab_closing(fd);
+	}
+	return REAL(fclose_fn, fclose)(f);
+}

@@ -1,0 +1,221 @@
+/* syscalls/io_msg.c - recv and send in all their forms.
+ *
+ * MSG_DONTWAIT asks for one non-blocking attempt: no parking. MSG_WAITALL
+ * on a stream socket collects until the buffer is full, the peer shuts
+ * down, or an error/timeout, as the kernel does for a blocking socket.
+ * Blocking sends on stream sockets write everything (see io_rw.c). */
+#include "syscalls/io_common.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+struct msg_ctx {
+	int fd;
+	void *buf;
+	size_t n;
+	int flags;
+	void *addr;    /* sockaddr * */
+	void *addrlen; /* socklen_t * (recvfrom) or socklen_t (sendto) */
+	void *msg;     /* msghdr or mmsghdr */
+	unsigned vlen;
+};
+
+static long recvfrom_attempt(void *p)
+{
+	struct msg_ctx *c = p;
+	return raw_syscall(SYS_recvfrom, c->fd, c->buf, c->n, c->flags | MSG_DONTWAIT, c->addr,
+			   c->addrlen);
+}
+
+static long sendto_attempt(void *p)
+{
+	struct msg_ctx *c = p;
+	return raw_syscall(SYS_sendto, c->fd, c->buf, c->n, c->flags | MSG_DONTWAIT, c->addr,
+			   (socklen_t)(uintptr_t)c->addrlen);
+}
+
+static long recvmsg_attempt(void *p)
+{
+	struct msg_ctx *c = p;
+	return raw_syscall(SYS_recvmsg, c->fd, c->msg, c->flags | MSG_DONTWAIT);
+}
+
+static long sendmsg_attempt(void *p)
+{
+	struct msg_ctx *c = p;
+	return raw_syscall(SYS_sendmsg, c->fd, c->msg, c->flags | MSG_DONTWAIT);
+}
+
+static long recvmmsg_attempt(void *p)
+{
+	struct msg_ctx *c = p;
+	return raw_syscall(SYS_recvmmsg, c->fd, c->msg, c->vlen, c->flags | MSG_DONTWAIT, NULL, 0);
+}
+
+static long sendmmsg_attempt(void *p)
+{
+	struct msg_ctx *c = p;
+	return raw_syscall(SYS_sendmmsg, c->fd, c->msg, c->vlen, c->flags | MSG_DONTWAIT);
+}
+
+/* The fd's entry if this call should park: ours, blocking for the
+ * program, and not asked for MSG_DONTWAIT. */
+static struct fdinfo *parkable(int fd, int flags)
+{
+	return (flags & MSG_DONTWAIT) ? NULL : fdtab_parkable(fd);
+}
+
+EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+			socklen_t *addrlen)
+{
+	struct fdinfo *fi = parkable(fd, flags);
+	if (!fi)
+		return sys_ret(sys_in_kernel(SYS_recvfrom, fd, buf, n, flags, addr, addrlen));
+	bool all = (flags & MSG_WAITALL) && atomic_load(&fi->stream);
+	size_t done = 0;
+	do {
+		struct msg_ctx c = {.fd = fd,
+				    .buf = (char *)buf + done,
+				    .n = n - done,
+				    .flags = flags & ~MSG_WAITALL,
+				    .addr = addr,
+				    .addrlen = addrlen};
+		long r = io_park_loop(fd, fi, IO_READ, recvfrom_attempt, &c);
+		if (r < 0)
+			return done ? (ssize_t)done : sys_ret(r);
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	} while (all && done < n);
+	return (ssize_t)done;
+}
+
+EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	return recvfrom(fd, buf, n, flags, NULL, NULL);
+}
+
+EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	if (n > buflen)
+		__builtin_trap();
+	return recvfrom(fd, buf, n, flags, NULL, NULL);
+}
+
+EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+			      struct sockaddr *addr, socklen_t *addrlen)
+{
+	if (n > buflen)
+		__builtin_trap();
+	return recvfrom(fd, buf, n, flags, addr, addrlen);
+}
+
+EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
+		      socklen_t addrlen)
+{
+	struct fdinfo *fi = parkable(fd, flags);
+	if (!fi)
+		return sys_ret(sys_in_kernel(SYS_sendto, fd, buf, n, flags, addr, addrlen));
+	bool stream = atomic_load(&fi->stream);
+	size_t done = 0;
+	do {
+		struct msg_ctx c = {.fd = fd,
+				    .buf = (char *)buf + done,
+				    .n = n - done,
+				    .flags = flags,
+				    .addr = (void *)addr,
+				    .addrlen = (void *)(uintptr_t)addrlen};
+		long r = io_park_loop(fd, fi, IO_WRITE, sendto_attempt, &c);
+		if (r < 0)
+			return done ? (ssize_t)done : sys_ret(r);
+		done += (size_t)r;
+	} while (stream && done < n);
+	return (ssize_t)done;
+}
+
+EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	return sendto(fd, buf, n, flags, NULL, 0);
+}
+
+EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	struct fdinfo *fi = parkable(fd, flags);
+	if (!fi)
+		return sys_ret(sys_in_kernel(SYS_recvmsg, fd, msg, flags));
+	struct msg_ctx c = {.fd = fd, .msg = msg, .flags = flags};
+	return sys_ret(io_park_loop(fd, fi, IO_READ, recvmsg_attempt, &c));
+}
+
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	struct fdinfo *fi = parkable(fd, flags);
+	if (!fi)
+		return sys_ret(sys_in_kernel(SYS_sendmsg, fd, msg, flags));
+	struct msg_ctx c = {.fd = fd, .msg = (void *)msg, .flags = flags};
+	long r = io_park_loop(fd, fi, IO_WRITE, sendmsg_attempt, &c);
+	if (r <= 0 || !atomic_load(&fi->stream))
+		return sys_ret(r);
+	size_t total = 0;
+	for (size_t i = 0; i < msg->msg_iovlen; i++)
+		total += msg->msg_iov[i].iov_len;
+	if ((size_t)r >= total)
+		return r;
+	/* Partial on a stream: send the rest (ancillary data went with the
+	 * first part). */
+	int cnt = (int)msg->msg_iovlen;
+	struct iovec *copy = malloc(sizeof *copy * (size_t)cnt);
+	if (!copy)
+		return r;
+	size_t done = (size_t)r;
+	while (done < total) {
+		memcpy(copy, msg->msg_iov, sizeof *copy * (size_t)cnt);
+		struct iovec *first;
+		int left = io_iov_advance(copy, cnt, done, &first);
+		struct msghdr m2 = {.msg_name = msg->msg_name,
+				    .msg_namelen = msg->msg_namelen,
+				    .msg_iov = first,
+				    .msg_iovlen = (size_t)left};
+		struct msg_ctx c2 = {.fd = fd, .msg = &m2, .flags = flags};
+		long w = io_park_loop(fd, fi, IO_WRITE, sendmsg_attempt, &c2);
+		if (w < 0)
+			break;
+		done += (size_t)w;
+	}
+	free(copy);
+	return (ssize_t)done;
+}
+
+/* Parks for the first message, then takes what is there (the kernel would
+ * keep waiting for more until vlen or its timeout; with MSG_WAITFORONE it
+ * behaves as here). Linux checks the timeout only after a datagram has
+ * arrived, so the wait for the first one has no deadline there either. */
+EXPORT int recvmmsg(int fd, struct mmsghdr *msgs, unsigned vlen, int flags,
+		    struct timespec *timeout)
+{
+	struct fdinfo *fi = parkable(fd, flags);
+	if (!fi)
+		return (int)sys_ret(sys_in_kernel(SYS_recvmmsg, fd, msgs, vlen, flags, timeout, 0));
+	struct msg_ctx c = {.fd = fd, .msg = msgs, .vlen = vlen, .flags = flags};
+	return (int)sys_ret(io_park_loop(fd, fi, IO_READ, recvmmsg_attempt, &c));
+}
+
+EXPORT int sendmmsg(int fd, struct mmsghdr *msgs, unsigned vlen, int flags)
+{
+	struct fdinfo *fi = parkable(fd, flags);
+	if (!fi)
+		return (int)sys_ret(sys_in_kernel(SYS_sendmmsg, fd, msgs, vlen, flags));
+	unsigned done = 0;
+	while (done < vlen) {
+		struct msg_ctx c = {
+		    .fd = fd, .msg = msgs + done, .vlen = vlen - done, .flags = flags};
+		long r = io_park_loop(fd, fi, IO_WRITE, sendmmsg_attempt, &c);
+		if (r < 0)
+			return done ? (int)done : (int)sys_ret(r);
+		done += (unsigned)r;
+	}
+	return (int)done;
+}

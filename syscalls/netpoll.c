@@ -1,0 +1,219 @@
+/* syscalls/netpoll.c - backend choice, registration, event dispatch and
+ * the fd wait every interposed call parks in. */
+#include "syscalls/netpoll.h"
+#include "syscalls/fdtab.h"
+#include "sched/sched.h"
+#include "shim/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+_Atomic int32_t netpoll_waiters;
+
+static int choice = NETPOLL_AUTO;
+static const struct netpoll_backend *_Atomic backend;
+static struct rtlock init_lock;
+static _Atomic int init_state; /* 0 not tried, 1 ready, -1 none works */
+static struct sched_poller poller;
+
+void netpoll_configure(int c)
+{
+	choice = c;
+}
+
+const char *netpoll_backend_name(void)
+{
+	const struct netpoll_backend *b = atomic_load(&backend);
+	if (b)
+		return b->name;
+	return choice == NETPOLL_EPOLL ? "epoll(unused)" : "io_uring(unused)";
+}
+
+static void notice(const char *msg)
+{
+	ssize_t w = write(2, msg, strlen(msg));
+	(void)w;
+}
+
+static void netpoll_forget_after_fork(void);
+
+/* First use: io_uring unless told otherwise, epoll if io_uring cannot be
+ * set up (kernel.io_uring_disabled, a seccomp profile, an old kernel),
+ * saying so once. A forced backend that fails is fatal: the user asked
+ * for it by name. */
+static bool netpoll_init(void)
+{
+	char why[160] = "";
+	const struct netpoll_backend *b = NULL;
+	if (choice != NETPOLL_EPOLL) {
+		int r = netpoll_uring_backend.init(why, sizeof why);
+		if (r == 0)
+			b = &netpoll_uring_backend;
+		else if (choice == NETPOLL_URING)
+			sched_fatal("GMPT_NETPOLL=uring: io_uring cannot be set up: %s", why);
+		else {
+			char msg[256];
+			snprintf(msg, sizeof msg, "gmpt: io_uring unavailable (%s); using epoll\n",
+				 why);
+			notice(msg);
+		}
+	}
+	if (!b) {
+		why[0] = 0;
+		if (netpoll_epoll_backend.init(why, sizeof why) != 0) {
+			char msg[256];
+			snprintf(msg, sizeof msg,
+				 "gmpt: epoll unavailable too (%s); blocking calls keep their "
+				 "kernel thread\n",
+				 why);
+			notice(msg);
+			return false;
+		}
+		b = &netpoll_epoll_backend;
+	}
+	static bool atfork_done;
+	if (!atfork_done) {
+		atfork_done = true;
+		pthread_atfork(NULL, NULL, netpoll_forget_after_fork);
+	}
+	poller.poll = b->poll;
+	poller.wake = b->wake;
+	atomic_store(&backend, b);
+	sched_set_poller(&poller);
+	return true;
+}
+
+static bool netpoll_ensure(void)
+{
+	int st = atomic_load_explicit(&init_state, memory_order_acquire);
+	if (st != 0)
+		return st > 0;
+	rtlock_lock(&init_lock);
+	st = atomic_load(&init_state);
+	if (st == 0) {
+		st = netpoll_init() ? 1 : -1;
+		atomic_store_explicit(&init_state, st, memory_order_release);
+	}
+	rtlock_unlock(&init_lock);
+	return st > 0;
+}
+
+/* The child of a fork has the parent's ring or epoll set, shared with the
+ * parent: it must not reap the parent's events. It starts over, and every
+ * fd it inherited is registered again on its first wait. */
+static void netpoll_forget_after_fork(void)
+{
+	const struct netpoll_backend *b = atomic_load(&backend);
+	if (b)
+		b->forget();
+	atomic_store(&backend, NULL);
+	sched_set_poller(NULL);
+	atomic_store(&init_state, 0);
+	for (int fd = 0;; fd++) {
+		struct fdinfo *fi = fdtab_get(fd, false);
+		if (!fi) {
+			if (fd >= (1 << 22))
+				break;
+			fd |= 1023; /* an unallocated page: skip it */
+			continue;
+		}
+		atomic_store(&fi->armed, ARM_NO);
+	}
+}
+
+int netpoll_arm(int fd, struct fdinfo *fi)
+{
+	int a = atomic_load_explicit(&fi->armed, memory_order_acquire);
+	if (a != ARM_NO)
+		return a;
+	if (!netpoll_ensure())
+		return -1;
+	const struct netpoll_backend *b = atomic_load(&backend);
+	rtlock_lock(&fi->lock);
+	a = atomic_load(&fi->armed);
+	if (a == ARM_NO) {
+		/* The tag changes first: events of an older registration of
+		 * this fd number are ignored from here on. */
+		uint32_t t = atomic_fetch_add(&fi->arm_tag, 1) + 1;
+		int r = b->arm(fd, (uint64_t)(uint32_t)fd << 32 | t);
+		a = r == 0 ? ARM_YES : r == -EPERM ? ARM_NEVER : -1;
+		if (a >= 0)
+			atomic_store_explicit(&fi->armed, (uint8_t)a, memory_order_release);
+	}
+	rtlock_unlock(&fi->lock);
+	return a;
+}
+
+void netpoll_disarm(int fd, struct fdinfo *fi)
+{
+	const struct netpoll_backend *b = atomic_load(&backend);
+	if (!b)
+		return;
+	rtlock_lock(&fi->lock);
+	uint32_t t = atomic_load(&fi->arm_tag);
+	if (atomic_load(&fi->armed) == ARM_YES)
+		b->disarm(fd, (uint64_t)(uint32_t)fd << 32 | t);
+	atomic_store(&fi->armed, ARM_NO);
+	atomic_fetch_add(&fi->arm_tag, 1);
+	rtlock_unlock(&fi->lock);
+}
+
+void netpoll_fd_event(struct fdinfo *fi)
+{
+	atomic_fetch_add(&fi->seq, 1);
+	int n = waitq_wake(&fi->seq, INT_MAX);
+	if (atomic_load_explicit((_Atomic(struct fd_multiwait *) *)&fi->waiters,
+				 memory_order_acquire)) {
+		rtlock_lock(&fi->lock);
+		for (struct fd_multiwait *w = fi->waiters; w; w = w->next) {
+			atomic_fetch_add(w->word, 1);
+			n += waitq_wake(w->word, 1);
+		}
+		rtlock_unlock(&fi->lock);
+	}
+	if (n > 0)
+		sched_stat_netpoll((uint64_t)n);
+}
+
+int netpoll_dispatch(uint64_t tag, bool ended)
+{
+	struct fdinfo *fi = fdtab_get((int)(tag >> 32), false);
+	if (!fi || atomic_load(&fi->arm_tag) != (uint32_t)tag)
+		return 0; /* a registration that was replaced or dropped */
+	if (ended) {
+		/* Under the lock that arming holds, so this cannot overtake
+		 * the store of ARM_YES for the same registration. */
+		rtlock_lock(&fi->lock);
+		if (atomic_load(&fi->arm_tag) == (uint32_t)tag)
+			atomic_store(&fi->armed, ARM_NO);
+		rtlock_unlock(&fi->lock);
+	}
+	netpoll_fd_event(fi);
+	return 1;
+}
+
+int fd_wait(struct fdinfo *fi, int fd, uint32_t seq, uint32_t gen, int64_t deadline)
+{
+	if (atomic_load(&fi->gen) != gen)
+		return EBADF;
+	int a = netpoll_arm(fd, fi);
+	if (a == ARM_NEVER)
+		return 0; /* always ready: the retry will not say EAGAIN */
+	if (a < 0) {
+		/* No netpoller (or it refused this fd): poll the fd slowly
+		 * rather than spin or hang. */
+		int64_t t = 1000000 + nanotime();
+		sched_sleep_until(deadline && deadline < t ? deadline : t);
+		return deadline && nanotime() >= deadline ? ETIMEDOUT : 0;
+	}
+	atomic_fetch_add(&netpoll_waiters, 1);
+	int r = waitq_wait(&fi->seq, seq, deadline);
+	atomic_fetch_sub(&netpoll_waiters, 1);
+	if (atomic_load(&fi->gen) != gen)
+		return EBADF;
+	return r == ETIMEDOUT ? ETIMEDOUT : 0;
+}
