@@ -419,14 +419,26 @@ void sched_set_poller(const struct sched_poller *poller)
 		poll_break(POLL_FUTEX);
 }
 
+/* Polls (or blocks in) the netpoller on behalf of m, then wakes one more M
+ * if it readied more than the one G this M will run (Go's injectglist). */
+static int netpoll_run(struct m *m, const struct sched_poller *np, int64_t until)
+{
+	m->in_netpoll = true;
+	int n = np->poll(until);
+	m->in_netpoll = false;
+	if (n > 1)
+		wakep();
+	return n;
+}
+
 /* Non-blocking netpoll, by any M (or sysmon). The readied Gs go to the
  * caller's P or, without one, the global queue with wakep. */
-static bool netpoll_nonblock(void)
+static bool netpoll_nonblock(struct m *m)
 {
 	const struct sched_poller *np = atomic_load_explicit(&sched.poller, memory_order_acquire);
-	if (!np || atomic_load_explicit(&sched.lastpoll, memory_order_relaxed) == 0)
+	if (!np)
 		return false;
-	return np->poll(0) > 0;
+	return netpoll_run(m, np, 0) > 0;
 }
 
 /* ---- stealing (Go: stealWork, randomOrder) ---- */
@@ -585,7 +597,7 @@ top:;
 	/* Go's non-blocking netpoll before stealing. With io_uring this
 	 * reads the shared completion ring, no system call; skipped while an
 	 * M blocks in the poller (lastpoll == 0), which will see the events. */
-	if (netpoll_nonblock()) {
+	if (netpoll_nonblock(m)) {
 		g = runq_get(&pp->runq, inherit);
 		if (g)
 			return g;
@@ -657,9 +669,9 @@ top:;
 		 * breaks us, or we see its G). */
 		atomic_store(&sched.lastpoll, 0);
 		if (atomic_load(&sched.runqsize) == 0 && !any_runq_nonempty())
-			np->poll(until ? until : -1);
+			netpoll_run(m, np, until ? until : -1);
 		else
-			np->poll(0);
+			netpoll_run(m, np, 0);
 		atomic_store(&sched.lastpoll, nanotime());
 		atomic_store(&sched.poll_until, 0);
 		atomic_store(&sched.polling, POLL_NONE);
@@ -873,10 +885,11 @@ void ready(struct g *g)
 		sched_fatal("ready of G %lu in state %u", (unsigned long)g->id, s);
 	struct m *m = m_self();
 	if (m && m->p)
-		runqput(m->p, g, true);
+		runqput(m->p, g, !m->in_netpoll);
 	else
 		globrunq_put(g);
-	wakep();
+	if (!(m && m->in_netpoll))
+		wakep();
 }
 
 void sched_gosched(void)

@@ -145,6 +145,10 @@ struct m {
 	uint32_t syscall_depth;
 	struct m *schedlink; /* idle list, under sched.lock */
 	bool spinning;
+	/* In the netpoller: readied Gs go to the back of the P's queue, not
+	 * runnext (they must not inherit the time slice, or sysmon would see
+	 * one endless G), and wakep waits until the poll is done. */
+	bool in_netpoll;
 	uint64_t rand;
 	struct note park;
 	void *tls_base; /* the M's own TLS base */

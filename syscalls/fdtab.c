@@ -5,7 +5,12 @@
 #include "syscalls/netpoll.h"
 #include "sched/sched.h"
 
+#include "arch/syscall.h"
+
+#include <fcntl.h>
 #include <limits.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 
 #define PAGE_SHIFT 10
@@ -35,16 +40,47 @@ struct fdinfo *fdtab_get(int fd, bool create)
 	return &page[fd & (PAGE_FDS - 1)];
 }
 
+static void desc_put(struct fd_desc *d)
+{
+	if (d && atomic_fetch_sub(&d->refs, 1) == 1)
+		free(d);
+}
+
+bool fdtab_user_nonblock(struct fdinfo *fi)
+{
+	struct fd_desc *d = atomic_load_explicit(&fi->desc, memory_order_acquire);
+	return d && atomic_load_explicit(&d->user_nonblock, memory_order_relaxed);
+}
+
+void fdtab_set_user_nonblock(struct fdinfo *fi, bool on)
+{
+	struct fd_desc *d = atomic_load(&fi->desc);
+	if (d)
+		atomic_store(&d->user_nonblock, on);
+}
+
 void fdtab_created(int fd, bool nonblock, bool stream)
 {
 	struct fdinfo *fi = fdtab_get(fd, true);
-	if (!fi)
-		return; /* out of range or memory: it stays a plain blocking fd */
-	atomic_store(&fi->user_nonblock, nonblock);
+	struct fd_desc *d = malloc(sizeof *d);
+	if (!fi || !d) {
+		/* Out of range or memory: tell the kernel what the program
+		 * asked for, and it stays a plain fd. */
+		free(d);
+		if (!nonblock) {
+			long fl = raw_syscall(SYS_fcntl, fd, F_GETFL);
+			if (fl >= 0)
+				raw_syscall(SYS_fcntl, fd, F_SETFL, fl & ~O_NONBLOCK);
+		}
+		return;
+	}
+	atomic_store(&d->user_nonblock, nonblock);
+	atomic_store(&d->refs, 1);
+	desc_put(atomic_exchange(&fi->desc, d));
 	atomic_store(&fi->stream, stream);
 	atomic_store(&fi->rcvtimeo_ns, 0);
 	atomic_store(&fi->sndtimeo_ns, 0);
-	atomic_store(&fi->armed, ARM_NO);
+	atomic_store(&fi->armed, 0);
 	atomic_store_explicit(&fi->kind, FD_POLLED, memory_order_release);
 }
 
@@ -54,14 +90,16 @@ void fdtab_closing(int fd)
 	if (!fi)
 		return;
 	/* Also fds gmpt did not create but registered for a poll(). */
-	if (atomic_load(&fi->kind) == FD_UNKNOWN && atomic_load(&fi->armed) == ARM_NO &&
+	if (atomic_load(&fi->kind) == FD_UNKNOWN && atomic_load(&fi->armed) == 0 &&
+	    atomic_load(&fi->ops) == 0 &&
 	    !atomic_load_explicit((_Atomic(struct fd_multiwait *) *)&fi->waiters,
 				  memory_order_relaxed))
 		return;
 	atomic_store(&fi->kind, FD_UNKNOWN);
-	if (atomic_load(&fi->armed) == ARM_YES)
-		netpoll_disarm(fd, fi);
-	atomic_store(&fi->armed, ARM_NO);
+	desc_put(atomic_exchange(&fi->desc, NULL));
+	/* Drops pending polls and cancels operations in flight, which then
+	 * complete with -ECANCELED; their callers see gen move: EBADF. */
+	netpoll_disarm(fd, fi);
 	/* Order matters: gen first, so a woken waiter sees the close. */
 	atomic_fetch_add(&fi->gen, 1);
 	netpoll_fd_event(fi);
@@ -75,11 +113,15 @@ void fdtab_dup(int oldfd, int newfd)
 	struct fdinfo *n = fdtab_get(newfd, true);
 	if (!n)
 		return;
-	atomic_store(&n->user_nonblock, atomic_load(&o->user_nonblock));
+	struct fd_desc *d = atomic_load(&o->desc);
+	if (!d)
+		return;
+	atomic_fetch_add(&d->refs, 1);
+	desc_put(atomic_exchange(&n->desc, d));
 	atomic_store(&n->stream, atomic_load(&o->stream));
 	atomic_store(&n->rcvtimeo_ns, atomic_load(&o->rcvtimeo_ns));
 	atomic_store(&n->sndtimeo_ns, atomic_load(&o->sndtimeo_ns));
-	atomic_store(&n->armed, ARM_NO);
+	atomic_store(&n->armed, 0);
 	atomic_store_explicit(&n->kind, atomic_load(&o->kind), memory_order_release);
 }
 
@@ -92,7 +134,45 @@ struct fdinfo *fdtab_parkable(int fd)
 		return NULL;
 	struct fdinfo *fi = fdtab_get(fd, false);
 	if (!fi || atomic_load_explicit(&fi->kind, memory_order_acquire) != FD_POLLED ||
-	    atomic_load_explicit(&fi->user_nonblock, memory_order_relaxed))
+	    fdtab_user_nonblock(fi))
 		return NULL;
 	return fi;
+}
+
+/* Same open file description: same file, same access mode (a pipe's two
+ * ends share an inode). fstat and fcntl on each; callers are rare. */
+static bool same_description(int a, int b)
+{
+	struct stat sa, sb;
+	if (raw_syscall(SYS_fstat, a, &sa) < 0 || raw_syscall(SYS_fstat, b, &sb) < 0)
+		return false;
+	if (sa.st_dev != sb.st_dev || sa.st_ino != sb.st_ino)
+		return false;
+	long fa = raw_syscall(SYS_fcntl, a, F_GETFL), fb = raw_syscall(SYS_fcntl, b, F_GETFL);
+	return fa >= 0 && fb >= 0 && (fa & O_ACCMODE) == (fb & O_ACCMODE);
+}
+
+void fdtab_adopt_received(int fd)
+{
+	long fl = raw_syscall(SYS_fcntl, fd, F_GETFL);
+	if (fl < 0 || !(fl & O_NONBLOCK))
+		return; /* blocking underneath: nothing of ours */
+	/* Non-blocking underneath: set by the sender, or by us if the
+	 * description is one of ours passed within this process. Only a
+	 * description the program wants blocking needs our entry. */
+	for (int page = 0; page < MAX_PAGES; page++) {
+		struct fdinfo *p = atomic_load(&pages[page]);
+		if (!p)
+			continue;
+		for (int i = 0; i < PAGE_FDS; i++) {
+			int other = page * PAGE_FDS + i;
+			if (other == fd || atomic_load(&p[i].kind) != FD_POLLED ||
+			    fdtab_user_nonblock(&p[i]))
+				continue;
+			if (same_description(fd, other)) {
+				fdtab_dup(other, fd);
+				return;
+			}
+		}
+	}
 }

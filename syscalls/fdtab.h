@@ -26,19 +26,34 @@ enum fd_kind {
 	FD_BLOCKING, /* ours, but handed back to blocking use (fdopen) */
 };
 
-enum fd_armed { ARM_NO, ARM_YES, ARM_NEVER /* not pollable: always ready */ };
+/* Netpoll registration state, a bit mask. The epoll backend registers
+ * both directions once; io_uring arms one-shot polls per direction, and
+ * the bit clears when the poll completes. */
+enum {
+	ARM_R = 1,
+	ARM_W = 2,
+	ARM_NEVER = 4, /* cannot be polled (regular file): always ready */
+};
 
 struct fd_multiwait;
+
+/* What an open file description carries that gmpt must keep: the
+ * program's O_NONBLOCK is the description's, shared by every dup. */
+struct fd_desc {
+	_Atomic uint8_t user_nonblock;
+	_Atomic int32_t refs;
+};
 
 struct fdinfo {
 	_Atomic uint32_t seq;
 	_Atomic uint32_t gen; /* bumped by close: a waiter that sees it change fails EBADF */
 	_Atomic uint8_t kind;
-	_Atomic uint8_t user_nonblock; /* the program's O_NONBLOCK */
-	_Atomic uint8_t armed;	       /* enum fd_armed */
-	_Atomic uint8_t stream;	       /* pipe or stream socket: blocking writes write it all */
-	_Atomic uint32_t arm_tag;      /* identifies the current registration's events */
-	_Atomic int64_t rcvtimeo_ns;   /* SO_RCVTIMEO / SO_SNDTIMEO, 0: none */
+	_Atomic uint8_t armed;	      /* ARM_* */
+	_Atomic uint8_t stream;	      /* pipe or stream socket: blocking writes write it all */
+	_Atomic uint32_t arm_tag;     /* identifies the current registration's events */
+	_Atomic uint32_t ops;	      /* io_uring operations in flight on this fd */
+	struct fd_desc *_Atomic desc; /* while kind != FD_UNKNOWN */
+	_Atomic int64_t rcvtimeo_ns;  /* SO_RCVTIMEO / SO_SNDTIMEO, 0: none */
 	_Atomic int64_t sndtimeo_ns;
 	struct rtlock lock; /* arming, and the multi-fd waiters list */
 	struct fd_multiwait *waiters;
@@ -68,8 +83,17 @@ void fdtab_dup(int oldfd, int newfd);
  * the calls that should park. NULL otherwise. */
 struct fdinfo *fdtab_parkable(int fd);
 
-/* Waits for an event on fi after seq was read (netpoll.c). Returns 0 to
- * retry, ETIMEDOUT at the deadline (0: none), EBADF if fd was closed. */
-int fd_wait(struct fdinfo *fi, int fd, uint32_t seq, uint32_t gen, int64_t deadline);
+/* fd arrived in SCM_RIGHTS: if it is one of our descriptions (passed
+ * within the process), it gets the entry of the fd it duplicates. */
+void fdtab_adopt_received(int fd);
+
+/* The program's O_NONBLOCK for fd's description (false if not ours). */
+bool fdtab_user_nonblock(struct fdinfo *fi);
+void fdtab_set_user_nonblock(struct fdinfo *fi, bool on);
+
+/* Waits for an event on fi after seq was read (netpoll.c); dir is ARM_R
+ * or ARM_W. Returns 0 to retry, ETIMEDOUT at the deadline (0: none),
+ * EBADF if fd was closed. */
+int fd_wait(struct fdinfo *fi, int fd, int dir, uint32_t seq, uint32_t gen, int64_t deadline);
 
 #endif

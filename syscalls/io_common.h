@@ -55,10 +55,24 @@ typedef long (*io_attempt_fn)(void *ctx);
  * Linux) and a close by another thread (EBADF). Returns a raw result. */
 long io_park_loop(int fd, struct fdinfo *fi, enum io_dir dir, io_attempt_fn attempt, void *ctx);
 
+/* io_park_loop, or the whole call as one netpoller operation (op) when
+ * the backend can (io_uring): the G parks once and the request goes to
+ * the kernel with the next batch. op NULL: readiness only. */
+struct netpoll_op;
+long io_call(int fd, struct fdinfo *fi, enum io_dir dir, const struct netpoll_op *op,
+	     io_attempt_fn attempt, void *ctx);
+
 /* Drops the first skip bytes of iov[0..cnt) in place; *first is the
  * first iovec left, the return value how many are left. */
 struct iovec;
 int io_iov_advance(struct iovec *iov, int cnt, size_t skip, struct iovec **first);
+
+/* A length the kernel's 32-bit operation fields can carry (read and
+ * write never move more than this in one call anyway). */
+static inline size_t io_len(size_t n)
+{
+	return n > 0x7ffff000 ? 0x7ffff000 : n;
+}
 
 /* The timeout in force for dir on fi, as a deadline (0: none). */
 int64_t io_deadline(struct fdinfo *fi, enum io_dir dir);

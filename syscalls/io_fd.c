@@ -12,6 +12,8 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -43,13 +45,31 @@ EXPORT int dup(int fd)
 	return (int)sys_ret(r);
 }
 
+/* A descriptor put at 0, 1 or 2 is stdio's, which reads and writes
+ * through libc's internal calls: it must be blocking underneath. Its
+ * description is shared with oldfd, whose calls then go the blocking way
+ * too (they would be correct anyway: see exec.c). */
+static void stdio_slot(int oldfd, int newfd)
+{
+	if (newfd > 2 || !ours(newfd))
+		return;
+	long fl = raw_syscall(SYS_fcntl, newfd, F_GETFL);
+	if (fl >= 0 && !fdtab_user_nonblock(fdtab_get(newfd, false)))
+		raw_syscall(SYS_fcntl, newfd, F_SETFL, fl & ~O_NONBLOCK);
+	atomic_store(&fdtab_get(newfd, false)->kind, FD_BLOCKING);
+	if (ours(oldfd))
+		atomic_store(&fdtab_get(oldfd, false)->kind, FD_BLOCKING);
+}
+
 EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	if (oldfd != newfd)
 		fdtab_closing(newfd); /* dup3 closes newfd first */
 	long r = raw_syscall(SYS_dup3, oldfd, newfd, flags);
-	if (r >= 0)
+	if (r >= 0) {
 		fdtab_dup(oldfd, newfd);
+		stdio_slot(oldfd, newfd);
+	}
 	return (int)sys_ret(r);
 }
 
@@ -59,8 +79,10 @@ EXPORT int dup2(int oldfd, int newfd)
 		return (int)sys_ret(raw_syscall(SYS_fcntl, oldfd, F_GETFD) < 0 ? -EBADF : newfd);
 	fdtab_closing(newfd);
 	long r = raw_syscall(SYS_dup2, oldfd, newfd);
-	if (r >= 0)
+	if (r >= 0) {
 		fdtab_dup(oldfd, newfd);
+		stdio_slot(oldfd, newfd);
+	}
 	return (int)sys_ret(r);
 }
 
@@ -77,7 +99,7 @@ EXPORT int fcntl(int fd, int cmd, ...)
 		r = raw_syscall(SYS_fcntl, fd, cmd);
 		if (r >= 0 && ours(fd)) {
 			fi = fdtab_get(fd, false);
-			r = (r & ~O_NONBLOCK) | (atomic_load(&fi->user_nonblock) ? O_NONBLOCK : 0);
+			r = (r & ~O_NONBLOCK) | (fdtab_user_nonblock(fi) ? O_NONBLOCK : 0);
 		}
 		return (int)sys_ret(r);
 	case F_SETFL:
@@ -85,7 +107,7 @@ EXPORT int fcntl(int fd, int cmd, ...)
 			break;
 		r = raw_syscall(SYS_fcntl, fd, cmd, arg | O_NONBLOCK);
 		if (r == 0)
-			atomic_store(&fdtab_get(fd, false)->user_nonblock, (arg & O_NONBLOCK) != 0);
+			fdtab_set_user_nonblock(fdtab_get(fd, false), (arg & O_NONBLOCK) != 0);
 		return (int)sys_ret(r);
 	case F_DUPFD:
 	case F_DUPFD_CLOEXEC:
@@ -117,7 +139,7 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 		if (!arg)
 			return (int)sys_ret(-EFAULT);
 		on = *(int *)arg;
-		atomic_store(&fdtab_get(fd, false)->user_nonblock, on != 0);
+		fdtab_set_user_nonblock(fdtab_get(fd, false), on != 0);
 		return 0;
 	}
 	return (int)sys_ret(raw_syscall(SYS_ioctl, fd, req, arg));
@@ -202,31 +224,119 @@ EXPORT int epoll_create(int size)
 
 /* ---- stdio over our descriptors ---- */
 
-typedef FILE *(*fdopen_fn)(int, const char *);
-typedef int (*fclose_fn)(FILE *);
-
 /* stdio reads and writes through libc's internal calls, which gmpt does
- * not see: a stream over one of our fds must be blocking underneath
- * again, and its calls then go through entersyscall. */
-EXPORT FILE *fdopen(int fd, const char *mode)
+ * not see: on one of our fds they would meet EAGAIN, or, made blocking,
+ * hold the P while they wait (a deadlock with one P if the other end is a
+ * thread of this process). So fdopen of one of our fds makes a cookie
+ * stream whose reads and writes are gmpt's own read() and write(), and
+ * fileno() on it still answers the fd. Other fds get glibc's fdopen. */
+struct fd_cookie {
+	int fd;
+	FILE *file;
+	struct fd_cookie *next;
+};
+
+static struct rtlock cookies_lock;
+static struct fd_cookie *cookies;
+
+static ssize_t cookie_read(void *c, char *buf, size_t n)
 {
-	struct fdinfo *fi = fdtab_get(fd, false);
-	if (fi && atomic_load(&fi->kind) == FD_POLLED) {
-		bool nb = atomic_load(&fi->user_nonblock);
-		long fl = raw_syscall(SYS_fcntl, fd, F_GETFL);
-		if (fl >= 0 && !nb)
-			raw_syscall(SYS_fcntl, fd, F_SETFL, fl & ~O_NONBLOCK);
-		atomic_store(&fi->kind, FD_BLOCKING);
-	}
-	return REAL(fdopen_fn, fdopen)(fd, mode);
+	return read(((struct fd_cookie *)c)->fd, buf, n);
 }
 
+static ssize_t cookie_write(void *c, const char *buf, size_t n)
+{
+	ssize_t r = write(((struct fd_cookie *)c)->fd, buf, n);
+	return r < 0 ? 0 : r; /* fopencookie: 0 reports the error */
+}
+
+static int cookie_close(void *p)
+{
+	struct fd_cookie *c = p;
+	rtlock_lock(&cookies_lock);
+	for (struct fd_cookie **pp = &cookies; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	rtlock_unlock(&cookies_lock);
+	int r = close(c->fd);
+	free(c);
+	return r;
+}
+
+typedef FILE *(*fdopen_fn)(int, const char *);
+typedef int (*fileno_fn)(FILE *);
+
+EXPORT FILE *fdopen(int fd, const char *mode)
+{
+	if (!ours(fd) || !mode)
+		return REAL(fdopen_fn, fdopen)(fd, mode);
+	long fl = raw_syscall(SYS_fcntl, fd, F_GETFL);
+	if (fl < 0) {
+		sys_ret(fl);
+		return NULL;
+	}
+	bool wants_write = mode[0] != 'r' || strchr(mode, '+');
+	bool wants_read = mode[0] == 'r' || strchr(mode, '+');
+	int acc = (int)(fl & O_ACCMODE);
+	if ((wants_write && acc == O_RDONLY) || (wants_read && acc == O_WRONLY)) {
+		errno = EINVAL; /* glibc's fdopen checks the same */
+		return NULL;
+	}
+	struct fd_cookie *c = malloc(sizeof *c);
+	if (!c) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->fd = fd;
+	cookie_io_functions_t io = {cookie_read, cookie_write, NULL, cookie_close};
+	FILE *f = fopencookie(c, mode, io);
+	if (!f) {
+		free(c);
+		return NULL;
+	}
+	c->file = f;
+	rtlock_lock(&cookies_lock);
+	c->next = cookies;
+	cookies = c;
+	rtlock_unlock(&cookies_lock);
+	return f;
+}
+
+static int cookie_fd(FILE *f)
+{
+	int fd = -1;
+	if (!atomic_load_explicit((_Atomic(struct fd_cookie *) *)&cookies, memory_order_relaxed))
+		return -1;
+	rtlock_lock(&cookies_lock);
+	for (struct fd_cookie *c = cookies; c; c = c->next)
+		if (c->file == f)
+			fd = c->fd;
+	rtlock_unlock(&cookies_lock);
+	return fd;
+}
+
+EXPORT int fileno(FILE *f)
+{
+	int fd = cookie_fd(f);
+	return fd >= 0 ? fd : REAL(fileno_fn, fileno)(f);
+}
+
+EXPORT int fileno_unlocked(FILE *f)
+{
+	int fd = cookie_fd(f);
+	return fd >= 0 ? fd : REAL(fileno_fn, fileno_unlocked)(f);
+}
+
+typedef int (*fclose_fn)(FILE *);
+
 /* fclose closes the fd inside libc: the netpoller must let go of it too
- * (an io_uring registration would keep the file open). */
+ * (a poll or operation in flight would keep the file open). */
 EXPORT int fclose(FILE *f)
 {
-	if (f) {
-		int fd = fileno(f);
+	if (f && cookie_fd(f) < 0) {
+		int fd = REAL(fileno_fn, fileno)(f);
 		if (fd >= 0)
 			fdtab_closing(fd);
 	}

@@ -4,7 +4,9 @@
  * on a stream socket collects until the buffer is full, the peer shuts
  * down, or an error/timeout, as the kernel does for a blocking socket.
  * Blocking sends on stream sockets write everything (see io_rw.c). */
+#include "syscalls/deadline.h"
 #include "syscalls/io_common.h"
+#include "syscalls/netpoll.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -141,13 +143,31 @@ EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 	return sendto(fd, buf, n, flags, NULL, 0);
 }
 
+/* Descriptors that arrive in SCM_RIGHTS may be our own (fdtab.c). */
+static long adopt_rights(long r, struct msghdr *msg)
+{
+	if (r < 0 || !msg->msg_control || !sched_ready())
+		return r;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof fd, sizeof fd);
+			fdtab_adopt_received(fd);
+		}
+	}
+	return r;
+}
+
 EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	struct fdinfo *fi = parkable(fd, flags);
 	if (!fi)
-		return sys_ret(sys_in_kernel(SYS_recvmsg, fd, msg, flags));
+		return sys_ret(adopt_rights(sys_in_kernel(SYS_recvmsg, fd, msg, flags), msg));
 	struct msg_ctx c = {.fd = fd, .msg = msg, .flags = flags};
-	return sys_ret(io_park_loop(fd, fi, IO_READ, recvmsg_attempt, &c));
+	return sys_ret(adopt_rights(io_park_loop(fd, fi, IO_READ, recvmsg_attempt, &c), msg));
 }
 
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
@@ -189,18 +209,44 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	return (ssize_t)done;
 }
 
-/* Parks for the first message, then takes what is there (the kernel would
- * keep waiting for more until vlen or its timeout; with MSG_WAITFORONE it
- * behaves as here). Linux checks the timeout only after a datagram has
- * arrived, so the wait for the first one has no deadline there either. */
+/* A blocking recvmmsg waits until vlen datagrams have arrived; with
+ * MSG_WAITFORONE, until the first; with a timeout, Linux checks it only
+ * after each datagram, so the wait for the first has no deadline. */
 EXPORT int recvmmsg(int fd, struct mmsghdr *msgs, unsigned vlen, int flags,
 		    struct timespec *timeout)
 {
 	struct fdinfo *fi = parkable(fd, flags);
 	if (!fi)
-		return (int)sys_ret(sys_in_kernel(SYS_recvmmsg, fd, msgs, vlen, flags, timeout, 0));
-	struct msg_ctx c = {.fd = fd, .msg = msgs, .vlen = vlen, .flags = flags};
-	return (int)sys_ret(io_park_loop(fd, fi, IO_READ, recvmmsg_attempt, &c));
+		return (int)sys_ret(sys_in_kernel(SYS_recvmmsg, fd, msgs, vlen, flags, timeout));
+	int64_t deadline = timeout ? deadline_from_relative(timeout) : 0;
+	unsigned got = 0;
+	while (got < vlen) {
+		struct msg_ctx c = {.fd = fd,
+				    .msg = msgs + got,
+				    .vlen = vlen - got,
+				    .flags = flags & ~MSG_WAITFORONE};
+		long r = got == 0 ? io_park_loop(fd, fi, IO_READ, recvmmsg_attempt, &c)
+				  : recvmmsg_attempt(&c);
+		if (r == -EAGAIN && got > 0) {
+			if ((flags & MSG_WAITFORONE) || (deadline && nanotime() >= deadline))
+				break;
+			uint32_t seq = atomic_load(&fi->seq);
+			r = recvmmsg_attempt(&c);
+			if (r == -EAGAIN) {
+				int w =
+				    fd_wait(fi, fd, ARM_R, seq, atomic_load(&fi->gen), deadline);
+				if (w == EBADF || w == ETIMEDOUT)
+					break;
+				continue;
+			}
+		}
+		if (r < 0)
+			return got ? (int)got : (int)sys_ret(r);
+		got += (unsigned)r;
+		if (flags & MSG_WAITFORONE)
+			break;
+	}
+	return (int)got;
 }
 
 EXPORT int sendmmsg(int fd, struct mmsghdr *msgs, unsigned vlen, int flags)

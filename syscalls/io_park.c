@@ -1,6 +1,7 @@
 /* syscalls/io_park.c - the retry loop of every interposed blocking call
  * on a polled fd (Go: poll.FD.Read's loop around pollDesc.waitRead). */
 #include "syscalls/io_common.h"
+#include "syscalls/netpoll.h"
 
 #include <sys/uio.h>
 
@@ -19,10 +20,15 @@ long io_park_loop(int fd, struct fdinfo *fi, enum io_dir dir, io_attempt_fn atte
 		/* seq before the attempt: an event after the attempt's
 		 * EAGAIN moves it, and fd_wait then does not park. */
 		uint32_t seq = atomic_load(&fi->seq);
+		/* Inside entersyscall although it should not block: the fd's
+		 * description may have been made blocking under us (shared
+		 * with an exec'd child, exec.c); then sysmon retakes the P. */
+		sched_enter_syscall();
 		long r = attempt(ctx);
+		sched_exit_syscall();
 		if (r != -EAGAIN)
 			return r;
-		int w = fd_wait(fi, fd, seq, gen, deadline);
+		int w = fd_wait(fi, fd, dir == IO_READ ? ARM_R : ARM_W, seq, gen, deadline);
 		if (w == EBADF)
 			return -EBADF;
 		if (w == ETIMEDOUT)
@@ -41,4 +47,22 @@ int io_iov_advance(struct iovec *iov, int cnt, size_t skip, struct iovec **first
 	}
 	*first = iov + i;
 	return cnt - i;
+}
+
+long io_call(int fd, struct fdinfo *fi, enum io_dir dir, const struct netpoll_op *op,
+	     io_attempt_fn attempt, void *ctx)
+{
+	/* A whole operation in the kernel when the backend can do it for a
+	 * G and no socket timeout needs the readiness path's deadline. */
+	if (op && sched_current() &&
+	    !atomic_load_explicit(dir == IO_READ ? &fi->rcvtimeo_ns : &fi->sndtimeo_ns,
+				  memory_order_relaxed)) {
+		uint32_t gen = atomic_load(&fi->gen);
+		long r = netpoll_op(fi, op);
+		if (r == -ECANCELED && atomic_load(&fi->gen) != gen)
+			return -EBADF; /* closed by another thread while in flight */
+		if (r != -ENOSYS && r != -EAGAIN && r != -ECANCELED)
+			return r;
+	}
+	return io_park_loop(fd, fi, dir, attempt, ctx);
 }

@@ -48,14 +48,15 @@ static bool multiwait_begin(struct multiwait *mw, int n)
 	return mw->nodes && mw->fds;
 }
 
-static void multiwait_add(struct multiwait *mw, int fd)
+/* dirs: ARM_R and/or ARM_W, what the caller waits for on fd. */
+static void multiwait_add(struct multiwait *mw, int fd, int dirs)
 {
 	struct fdinfo *fi = fdtab_get(fd, true);
 	if (!fi) {
 		mw->fallback = true;
 		return;
 	}
-	int a = netpoll_arm(fd, fi);
+	int a = netpoll_arm(fd, fi, dirs);
 	if (a < 0)
 		mw->fallback = true;
 	struct fd_multiwait *node = &mw->nodes[mw->n];
@@ -103,14 +104,15 @@ static int multiwait_wait(struct multiwait *mw, uint32_t seen, int64_t deadline)
 typedef long (*ready_check_fn)(void *ctx); /* one zero-timeout attempt */
 
 /* The loop poll and select share. Returns a raw result. */
-static long wait_any(const int *fds, int n, int64_t deadline, ready_check_fn check, void *ctx)
+static long wait_any(const int *fds, const int *dirs, int n, int64_t deadline, ready_check_fn check,
+		     void *ctx)
 {
 	struct multiwait mw;
 	if (!multiwait_begin(&mw, n))
 		return -ENOMEM;
 	for (int i = 0; i < n; i++)
 		if (fds[i] >= 0)
-			multiwait_add(&mw, fds[i]);
+			multiwait_add(&mw, fds[i], dirs[i]);
 	long r;
 	for (;;) {
 		uint32_t seen = atomic_load(&mw.word);
@@ -147,12 +149,19 @@ static int do_poll(struct pollfd *fds, nfds_t n, int64_t deadline, bool forever,
 	struct poll_ctx c = {fds, n, mask};
 	if (!sched_current() || (!forever && deadline == -1))
 		return -2; /* caller makes the plain call */
-	int small[16] = {0}, *list = n <= 16 ? small : malloc(sizeof *list * n);
+	int small[32] = {0}, *list = n <= 16 ? small : malloc(sizeof *list * n * 2);
 	if (!list)
 		return (int)sys_ret(-ENOMEM);
-	for (nfds_t i = 0; i < n; i++)
+	int *dirs = list + n;
+	for (nfds_t i = 0; i < n; i++) {
 		list[i] = fds[i].fd;
-	long r = wait_any(list, (int)n, forever ? 0 : deadline, poll_check, &c);
+		/* Errors and hang-ups are reported whatever was asked. */
+		dirs[i] = ((fds[i].events & (POLLIN | POLLPRI | POLLRDHUP)) ? ARM_R : 0) |
+			  ((fds[i].events & POLLOUT) ? ARM_W : 0);
+		if (!dirs[i])
+			dirs[i] = ARM_R;
+	}
+	long r = wait_any(list, dirs, (int)n, forever ? 0 : deadline, poll_check, &c);
 	if (list != small)
 		free(list);
 	return (int)sys_ret(r);
@@ -233,19 +242,24 @@ static int do_select(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t deadline
 	if (nfds < 0 || nfds > FD_SETSIZE)
 		return (int)sys_ret(-EINVAL);
 	struct select_ctx c = {.nfds = nfds, .in = {r, w, e}, .mask = mask};
-	int list[FD_SETSIZE], n = 0;
+	int list[FD_SETSIZE], dirs[FD_SETSIZE], n = 0;
 	for (int k = 0; k < 3; k++) {
 		if (c.in[k])
 			c.want[k] = *c.in[k];
 		else
 			FD_ZERO(&c.want[k]);
 	}
-	for (int fd = 0; fd < nfds; fd++)
-		if ((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (e && FD_ISSET(fd, e)))
+	for (int fd = 0; fd < nfds; fd++) {
+		int d = ((r && FD_ISSET(fd, r)) || (e && FD_ISSET(fd, e)) ? ARM_R : 0) |
+			(w && FD_ISSET(fd, w) ? ARM_W : 0);
+		if (d) {
+			dirs[n] = d;
 			list[n++] = fd;
+		}
+	}
 	if (deadline == -1)
 		return (int)sys_ret(select_check(&c));
-	return (int)sys_ret(wait_any(list, n, deadline, select_check, &c));
+	return (int)sys_ret(wait_any(list, dirs, n, deadline, select_check, &c));
 }
 
 EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
@@ -322,7 +336,7 @@ static int do_epoll_wait(int epfd, struct epoll_event *ev, int max, int64_t dead
 		long r = raw_syscall(SYS_epoll_pwait, epfd, ev, max, 0, mask, mask ? _NSIG / 8 : 0);
 		if (r != 0)
 			return (int)sys_ret(r);
-		int w = fd_wait(fi, epfd, seq, gen, forever ? 0 : deadline);
+		int w = fd_wait(fi, epfd, ARM_R, seq, gen, forever ? 0 : deadline);
 		if (w == EBADF)
 			return (int)sys_ret(-EBADF);
 		if (w == ETIMEDOUT)

@@ -7,6 +7,7 @@
  * write less. Positional calls (pread, pwrite, ...) are for files: plain
  * system calls inside entersyscall. */
 #include "syscalls/io_common.h"
+#include "syscalls/netpoll.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,8 @@ EXPORT ssize_t read(int fd, void *buf, size_t n)
 	if (!fi)
 		return sys_ret(sys_in_kernel(SYS_read, fd, buf, n));
 	struct rw_ctx c = {.fd = fd, .buf = buf, .n = n};
-	return sys_ret(io_park_loop(fd, fi, IO_READ, read_attempt, &c));
+	struct netpoll_op op = {.code = NP_READ, .fd = fd, .buf = buf, .len = io_len(n)};
+	return sys_ret(io_call(fd, fi, IO_READ, &op, read_attempt, &c));
 }
 
 EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
@@ -68,7 +70,9 @@ EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 	if (!fi)
 		return sys_ret(sys_in_kernel(SYS_readv, fd, iov, iovcnt));
 	struct rw_ctx c = {.fd = fd, .iov = iov, .iovcnt = iovcnt};
-	return sys_ret(io_park_loop(fd, fi, IO_READ, readv_attempt, &c));
+	struct netpoll_op op = {
+	    .code = NP_READV, .fd = fd, .buf = (void *)iov, .len = (size_t)iovcnt};
+	return sys_ret(io_call(fd, fi, IO_READ, iovcnt > 0 ? &op : NULL, readv_attempt, &c));
 }
 
 EXPORT ssize_t write(int fd, const void *buf, size_t n)
@@ -80,7 +84,9 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n)
 	size_t done = 0;
 	do {
 		struct rw_ctx c = {.fd = fd, .buf = (char *)buf + done, .n = n - done};
-		long r = io_park_loop(fd, fi, IO_WRITE, write_attempt, &c);
+		struct netpoll_op op = {
+		    .code = NP_WRITE, .fd = fd, .buf = c.buf, .len = io_len(c.n)};
+		long r = io_call(fd, fi, IO_WRITE, &op, write_attempt, &c);
 		if (r < 0)
 			return done ? (ssize_t)done : sys_ret(r);
 		done += (size_t)r;
@@ -94,7 +100,9 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 	if (!fi)
 		return sys_ret(sys_in_kernel(SYS_writev, fd, iov, iovcnt));
 	struct rw_ctx c = {.fd = fd, .iov = iov, .iovcnt = iovcnt};
-	long r = io_park_loop(fd, fi, IO_WRITE, writev_attempt, &c);
+	struct netpoll_op op = {
+	    .code = NP_WRITEV, .fd = fd, .buf = (void *)iov, .len = (size_t)iovcnt};
+	long r = io_call(fd, fi, IO_WRITE, iovcnt > 0 ? &op : NULL, writev_attempt, &c);
 	if (r < 0 || !atomic_load(&fi->stream) || iovcnt <= 0)
 		return sys_ret(r);
 	size_t total = 0;
@@ -113,7 +121,9 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 		struct iovec *first;
 		int left = io_iov_advance(copy, iovcnt, done, &first);
 		struct rw_ctx c2 = {.fd = fd, .iov = first, .iovcnt = left};
-		long w = io_park_loop(fd, fi, IO_WRITE, writev_attempt, &c2);
+		struct netpoll_op op2 = {
+		    .code = NP_WRITEV, .fd = fd, .buf = first, .len = (size_t)left};
+		long w = io_call(fd, fi, IO_WRITE, &op2, writev_attempt, &c2);
 		if (w < 0)
 			break;
 		done += (size_t)w;

@@ -1,6 +1,7 @@
 /* syscalls/io_socket.c - making sockets, accepting and connecting them,
  * and the two socket options gmpt must see (SO_RCVTIMEO, SO_SNDTIMEO). */
 #include "syscalls/io_common.h"
+#include "syscalls/netpoll.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -59,7 +60,12 @@ EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 		r = sys_in_kernel(SYS_accept4, fd, addr, len, flags | SOCK_NONBLOCK);
 	} else {
 		struct accept_ctx c = {fd, addr, len, flags};
-		r = io_park_loop(fd, fi, IO_READ, accept_attempt, &c);
+		struct netpoll_op op = {.code = NP_ACCEPT,
+					.fd = fd,
+					.flags = flags | SOCK_NONBLOCK,
+					.addr = addr,
+					.addrlen = len};
+		r = io_call(fd, fi, IO_READ, &op, accept_attempt, &c);
 	}
 	if (r >= 0) {
 		int type = 0;
@@ -97,7 +103,7 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 			break;
 		if (r != -EAGAIN) /* connected, refused at once, or a unix socket's backlog */
 			return (int)sys_ret(r);
-		int w = fd_wait(fi, fd, seq, gen, deadline);
+		int w = fd_wait(fi, fd, ARM_W, seq, gen, deadline);
 		if (w)
 			return (int)sys_ret(w == ETIMEDOUT ? -EINPROGRESS : -w);
 	}
@@ -108,7 +114,7 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		uint32_t seq = atomic_load(&fi->seq);
 		if (writable_now(fd))
 			break;
-		int w = fd_wait(fi, fd, seq, gen, deadline);
+		int w = fd_wait(fi, fd, ARM_W, seq, gen, deadline);
 		if (w)
 			return (int)sys_ret(w == ETIMEDOUT ? -EINPROGRESS : -w);
 	}

@@ -36,7 +36,7 @@ static long xfer(int in, int out, struct xfer_ctx *c)
 		long r = xfer_attempt(c);
 		if (r != -EAGAIN)
 			return r;
-		if (fd_wait(fin, in, seq, gen, nanotime() + 1000000) == EBADF)
+		if (fd_wait(fin, in, ARM_R, seq, gen, nanotime() + 1000000) == EBADF)
 			return -EBADF;
 	}
 }

@@ -121,26 +121,30 @@ static void netpoll_forget_after_fork(void)
 			fd |= 1023; /* an unallocated page: skip it */
 			continue;
 		}
-		atomic_store(&fi->armed, ARM_NO);
+		atomic_store(&fi->armed, 0);
 	}
 }
 
-int netpoll_arm(int fd, struct fdinfo *fi)
+int netpoll_arm(int fd, struct fdinfo *fi, int dirs)
 {
 	int a = atomic_load_explicit(&fi->armed, memory_order_acquire);
-	if (a != ARM_NO)
+	if ((a & dirs) == dirs || (a & ARM_NEVER))
 		return a;
 	if (!netpoll_ensure())
 		return -1;
 	const struct netpoll_backend *b = atomic_load(&backend);
 	rtlock_lock(&fi->lock);
 	a = atomic_load(&fi->armed);
-	if (a == ARM_NO) {
-		/* The tag changes first: events of an older registration of
-		 * this fd number are ignored from here on. */
-		uint32_t t = atomic_fetch_add(&fi->arm_tag, 1) + 1;
-		int r = b->arm(fd, (uint64_t)(uint32_t)fd << 32 | t);
-		a = r == 0 ? ARM_YES : r == -EPERM ? ARM_NEVER : -1;
+	int want = dirs & ~a;
+	if (want && !(a & ARM_NEVER)) {
+		uint32_t epoch = atomic_load(&fi->arm_tag);
+		int r = b->arm(fd, netpoll_tag(fd, 0, epoch), want);
+		if (r == -EPERM)
+			a |= ARM_NEVER;
+		else if (r >= 0)
+			a |= r;
+		else
+			a = -1;
 		if (a >= 0)
 			atomic_store_explicit(&fi->armed, (uint8_t)a, memory_order_release);
 	}
@@ -151,15 +155,24 @@ int netpoll_arm(int fd, struct fdinfo *fi)
 void netpoll_disarm(int fd, struct fdinfo *fi)
 {
 	const struct netpoll_backend *b = atomic_load(&backend);
-	if (!b)
-		return;
 	rtlock_lock(&fi->lock);
-	uint32_t t = atomic_load(&fi->arm_tag);
-	if (atomic_load(&fi->armed) == ARM_YES)
-		b->disarm(fd, (uint64_t)(uint32_t)fd << 32 | t);
-	atomic_store(&fi->armed, ARM_NO);
-	atomic_fetch_add(&fi->arm_tag, 1);
+	uint32_t epoch = atomic_fetch_add(&fi->arm_tag, 1);
+	int armed = atomic_load(&fi->armed) & (ARM_R | ARM_W);
+	bool ops = atomic_load(&fi->ops) != 0;
+	if (b && (armed || ops))
+		b->disarm(fd, netpoll_tag(fd, 0, epoch), armed, ops);
+	atomic_store(&fi->armed, 0);
 	rtlock_unlock(&fi->lock);
+}
+
+long netpoll_op(struct fdinfo *fi, const struct netpoll_op *op)
+{
+	if (!netpoll_ensure())
+		return -ENOSYS;
+	const struct netpoll_backend *b = atomic_load(&backend);
+	if (!b->do_op)
+		return -ENOSYS;
+	return b->do_op(fi, op);
 }
 
 void netpoll_fd_event(struct fdinfo *fi)
@@ -181,27 +194,29 @@ void netpoll_fd_event(struct fdinfo *fi)
 
 int netpoll_dispatch(uint64_t tag, bool ended)
 {
-	struct fdinfo *fi = fdtab_get((int)(tag >> 32), false);
+	int fd = (int)((tag >> 32) & 0x1fffffff);
+	int dir = (int)((tag >> 61) & 3);
+	struct fdinfo *fi = fdtab_get(fd, false);
 	if (!fi || atomic_load(&fi->arm_tag) != (uint32_t)tag)
-		return 0; /* a registration that was replaced or dropped */
-	if (ended) {
-		/* Under the lock that arming holds, so this cannot overtake
-		 * the store of ARM_YES for the same registration. */
+		return 0; /* a registration of a closed fd */
+	if (ended && dir) {
+		/* Under the lock arming holds, so this cannot overtake the
+		 * store of the bit for the same poll. */
 		rtlock_lock(&fi->lock);
 		if (atomic_load(&fi->arm_tag) == (uint32_t)tag)
-			atomic_store(&fi->armed, ARM_NO);
+			atomic_fetch_and(&fi->armed, (uint8_t)~dir);
 		rtlock_unlock(&fi->lock);
 	}
 	netpoll_fd_event(fi);
 	return 1;
 }
 
-int fd_wait(struct fdinfo *fi, int fd, uint32_t seq, uint32_t gen, int64_t deadline)
+int fd_wait(struct fdinfo *fi, int fd, int dir, uint32_t seq, uint32_t gen, int64_t deadline)
 {
 	if (atomic_load(&fi->gen) != gen)
 		return EBADF;
-	int a = netpoll_arm(fd, fi);
-	if (a == ARM_NEVER)
+	int a = netpoll_arm(fd, fi, dir);
+	if (a >= 0 && (a & ARM_NEVER))
 		return 0; /* always ready: the retry will not say EAGAIN */
 	if (a < 0) {
 		/* No netpoller (or it refused this fd): poll the fd slowly

@@ -1,31 +1,62 @@
 /* syscalls/netpoll.h - the netpoller: one interface, two backends.
  *
- * Registrations are edge-triggered and made once per fd, on the first
- * wait (Go's pollDesc model): io_uring multishot polls, or EPOLLET. An
- * event only bumps the fd's seq and wakes whoever parked on it (fdtab.h);
- * the woken G retries its call. The scheduler sees the poller through
- * struct sched_poller: findrunnable polls without blocking (with io_uring
- * that reads the completion ring, no system call), one idle M blocks in it
- * until the next timer, and wake() breaks that block. */
+ * Readiness: a G whose call would block parks on its fd's seq (fdtab.h)
+ * after arming the fd for the direction it needs; an event bumps seq and
+ * wakes it, and it retries its call. epoll registers each fd once,
+ * edge-triggered, for both directions (Go's model); io_uring arms one-shot
+ * polls per direction, queued and submitted in batches.
+ *
+ * Operations (io_uring only): read, write, recv, send and accept can also
+ * be handed to the kernel whole (netpoll_op): the G queues the request and
+ * parks; the request goes to the kernel with the next batch, and its
+ * completion carries the result. A batch is submitted by whichever M runs
+ * out of Gs first, with one io_uring_enter for every request queued, so a
+ * busy server makes far fewer system calls than it has reads and writes.
+ *
+ * The scheduler sees the poller through struct sched_poller: findrunnable
+ * polls without blocking (with io_uring: reads the completion ring, no
+ * system call, and submits what is queued), one idle M blocks in it until
+ * the next timer, and wake() breaks that block. */
 #ifndef GMPT_NETPOLL_H
 #define GMPT_NETPOLL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct fdinfo;
+
+enum netpoll_opcode { NP_READ, NP_WRITE, NP_READV, NP_WRITEV, NP_RECV, NP_SEND, NP_ACCEPT };
+
+struct netpoll_op {
+	enum netpoll_opcode code;
+	int fd;
+	void *buf;  /* iovec array for READV/WRITEV */
+	size_t len; /* bytes, or iovec count */
+	int flags;  /* MSG_* for RECV/SEND, SOCK_* for ACCEPT */
+	struct sockaddr *addr;
+	socklen_t *addrlen;
+};
 
 struct netpoll_backend {
 	const char *name;
 	/* 0, or -errno (the reason goes in the fallback notice). */
 	int (*init)(char *why, int whylen);
-	/* Starts edge notifications for fd, tagged with tag. 0, -EPERM when fd
-	 * cannot be polled (regular files: always ready), or -errno. */
-	int (*arm)(int fd, uint64_t tag);
-	void (*disarm)(int fd, uint64_t tag);
-	/* sched_poller.poll: dispatches events through netpoll_dispatch. */
+	/* Arms fd for dirs (ARM_R, ARM_W); events carry tag with the
+	 * direction in it (netpoll_tag). Returns the ARM_* bits now armed,
+	 * -EPERM when fd cannot be polled (regular files), or -errno. */
+	int (*arm)(int fd, uint64_t tag, int dirs);
+	/* Drops fd's registration and cancels its operations in flight,
+	 * before the fd is closed. */
+	void (*disarm)(int fd, uint64_t tag, int armed, bool ops);
+	/* sched_poller.poll and .wake. */
 	int (*poll)(int64_t until);
 	void (*wake)(void);
+	/* Performs op in the kernel, parking the G until it completes; NULL
+	 * when the backend cannot. Returns the raw result, -ENOSYS to fall
+	 * back to readiness. */
+	long (*do_op)(struct fdinfo *fi, const struct netpoll_op *op);
 	/* In a forked child: drop the parent's instance (a new one is made on
 	 * first use). */
 	void (*forget)(void);
@@ -38,19 +69,31 @@ extern const struct netpoll_backend netpoll_epoll_backend;
 void netpoll_configure(int choice);
 const char *netpoll_backend_name(void);
 
-/* Registers fd if it is not yet: returns enum fd_armed, or -1 when there
- * is no netpoller at all. */
-int netpoll_arm(int fd, struct fdinfo *fi);
+/* Arms fd for dirs if it is not yet. Returns the ARM_* bits in force, or
+ * -1 when there is no netpoller at all. */
+int netpoll_arm(int fd, struct fdinfo *fi, int dirs);
 void netpoll_disarm(int fd, struct fdinfo *fi);
+/* op through the kernel's asynchronous interface (see above); -ENOSYS if
+ * there is none. */
+long netpoll_op(struct fdinfo *fi, const struct netpoll_op *op);
 
 /* Bumps fi's seq and wakes everything waiting on it. */
 void netpoll_fd_event(struct fdinfo *fi);
-/* A backend saw tag's fd become ready (ended: the registration is over and
- * the next wait must arm again). Returns how many waiters it woke. */
+/* A backend saw tag's fd become ready (ended: that registration is over
+ * and the next wait must arm again). Returns how many it woke. */
 int netpoll_dispatch(uint64_t tag, bool ended);
+/* Tags: bit 63 set, the direction in bits 61-62, fd, the fd's epoch. */
+static inline uint64_t netpoll_tag(int fd, int dir, uint32_t epoch)
+{
+	return 1ULL << 63 | (uint64_t)dir << 61 | (uint64_t)(uint32_t)fd << 32 | epoch;
+}
+static inline bool netpoll_is_tag(uint64_t v)
+{
+	return v >> 63;
+}
 
-/* Gs parked on fds now; the epoll backend skips its non-blocking poll (a
- * system call) when there are none. */
+/* Gs parked on fds and operations now; the epoll backend skips its
+ * non-blocking poll (a system call) when there are none. */
 extern _Atomic int32_t netpoll_waiters;
 
 #endif

@@ -3,6 +3,7 @@
  * blocked epoll_pwait2. Polling costs a system call here, so the
  * non-blocking poll is skipped while no G waits on an fd. */
 #include "arch/syscall.h"
+#include "syscalls/fdtab.h"
 #include "syscalls/netpoll.h"
 #include "sched/sched.h"
 
@@ -43,29 +44,39 @@ static int epoll_init(char *why, int whylen)
 	return 0;
 }
 
-static int epoll_arm(int fd, uint64_t tag)
+/* Both directions at once, for the fd's life. */
+static int epoll_arm(int fd, uint64_t tag, int dirs)
 {
+	(void)dirs;
 	int r = ctl(EPOLL_CTL_ADD, fd, tag);
 	if (r == -EEXIST) /* the file is registered through a dup'd fd */
 		r = ctl(EPOLL_CTL_MOD, fd, tag);
-	return r;
+	return r < 0 ? r : ARM_R | ARM_W;
 }
 
-static void epoll_disarm(int fd, uint64_t tag)
+static void epoll_disarm(int fd, uint64_t tag, int armed, bool ops)
 {
-	ctl(EPOLL_CTL_DEL, fd, tag);
+	(void)ops;
+	if (armed)
+		ctl(EPOLL_CTL_DEL, fd, tag);
 }
+
+static _Atomic int32_t blocked; /* Ms inside a blocking epoll_pwait2 */
 
 static int epoll_poll(int64_t until)
 {
-	extern _Atomic int32_t netpoll_waiters;
-	if (until == 0 && atomic_load_explicit(&netpoll_waiters, memory_order_relaxed) == 0)
+	/* A non-blocking look is a system call here: skip it when nobody
+	 * waits, or when an M blocked in the poller will see the events. */
+	if (until == 0 && (atomic_load_explicit(&netpoll_waiters, memory_order_relaxed) == 0 ||
+			   atomic_load_explicit(&blocked, memory_order_relaxed) != 0))
 		return 0;
 	struct epoll_event evs[128];
 	long r;
 	int64_t d = until > 0 ? until - nanotime() : until;
 	if (d < 0 && until > 0)
 		d = 0;
+	if (until != 0)
+		atomic_fetch_add(&blocked, 1);
 	if (have_pwait2) {
 		struct timespec ts = {d / 1000000000, d % 1000000000};
 		r = raw_syscall(SYS_epoll_pwait2, epfd, evs, 128, d < 0 ? NULL : &ts, NULL, 0);
@@ -76,6 +87,8 @@ static int epoll_poll(int64_t until)
 		int ms = d < 0 ? -1 : (int)((d + 999999) / 1000000);
 		r = raw_syscall(SYS_epoll_pwait, epfd, evs, 128, ms, NULL, 0);
 	}
+	if (until != 0)
+		atomic_fetch_sub(&blocked, 1);
 	int n = 0;
 	for (long i = 0; i < r; i++) {
 		if (evs[i].data.u64 == WAKE_TAG) {
@@ -113,5 +126,6 @@ const struct netpoll_backend netpoll_epoll_backend = {
     .disarm = epoll_disarm,
     .poll = epoll_poll,
     .wake = epoll_wake,
+    .do_op = NULL,
     .forget = epoll_forget,
 };

@@ -1,0 +1,140 @@
+/* syscalls/exec.c - a program image that replaces this one, or a child
+ * spawned with posix_spawn, inherits our descriptors as they are
+ * underneath: non-blocking where the program asked for blocking. Before
+ * exec the O_NONBLOCK we added is taken off every inherited descriptor
+ * (the ones without FD_CLOEXEC); the new image sees what the program set.
+ *
+ * The description is shared with the parent of a fork: from then on the
+ * parent's own calls on it meet a blocking fd. They stay correct, since
+ * every non-blocking attempt runs inside entersyscall (io_park.c) and
+ * sysmon hands the P on if one blocks; posix_spawn, which runs in the
+ * parent, also marks them blocking in the table. system() and popen() are
+ * left alone: their child is a shell that rarely uses inherited fds, and
+ * a server that calls them should not lose its sockets' netpolling. */
+#include "syscalls/io_common.h"
+#include "sched/real.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static void restore_blocking(bool mark)
+{
+	for (int fd = 0; fd < (1 << 22); fd++) {
+		struct fdinfo *fi = fdtab_get(fd, false);
+		if (!fi) {
+			if (fd % 1024 == 0 && !fdtab_get(fd + 1023, false))
+				fd += 1023; /* a page never allocated */
+			continue;
+		}
+		if (atomic_load(&fi->kind) != FD_POLLED || fdtab_user_nonblock(fi))
+			continue;
+		long fdfl = raw_syscall(SYS_fcntl, fd, F_GETFD);
+		if (fdfl < 0 || (fdfl & FD_CLOEXEC))
+			continue;
+		long fl = raw_syscall(SYS_fcntl, fd, F_GETFL);
+		if (fl >= 0)
+			raw_syscall(SYS_fcntl, fd, F_SETFL, fl & ~O_NONBLOCK);
+		if (mark)
+			atomic_store(&fi->kind, FD_BLOCKING);
+	}
+}
+
+typedef int (*execve_fn)(const char *, char *const[], char *const[]);
+typedef int (*execvpe_fn)(const char *, char *const[], char *const[]);
+typedef int (*fexecve_fn)(int, char *const[], char *const[]);
+typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+			const posix_spawnattr_t *, char *const[], char *const[]);
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	restore_blocking(false);
+	return REAL(execve_fn, execve)(path, argv, envp);
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+	return execve(path, argv, environ);
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	restore_blocking(false);
+	return REAL(execvpe_fn, execvpe)(file, argv, envp);
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+	return execvpe(file, argv, environ);
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	restore_blocking(false);
+	return REAL(fexecve_fn, fexecve)(fd, argv, envp);
+}
+
+/* The execl family: collect the variadic arguments into an argv. */
+#define COLLECT_ARGS(arg0, ap, argv)                                                               \
+	do {                                                                                       \
+		size_t n_ = 1;                                                                     \
+		va_list c_;                                                                        \
+		va_copy(c_, ap);                                                                   \
+		while (va_arg(c_, char *))                                                         \
+			n_++;                                                                      \
+		va_end(c_);                                                                        \
+		argv = alloca((n_ + 1) * sizeof *argv);                                            \
+		argv[0] = (char *)(arg0);                                                          \
+		for (size_t i_ = 1; i_ <= n_; i_++)                                                \
+			argv[i_] = va_arg(ap, char *);                                             \
+	} while (0)
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+	char **argv;
+	va_list ap;
+	va_start(ap, arg);
+	COLLECT_ARGS(arg, ap, argv);
+	va_end(ap);
+	return execve(path, argv, environ);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	char **argv;
+	va_list ap;
+	va_start(ap, arg);
+	COLLECT_ARGS(arg, ap, argv);
+	va_end(ap);
+	return execvpe(file, argv, environ);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+	char **argv;
+	va_list ap;
+	va_start(ap, arg);
+	COLLECT_ARGS(arg, ap, argv);
+	char **envp = va_arg(ap, char **);
+	va_end(ap);
+	return execve(path, argv, envp);
+}
+
+EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+		       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	restore_blocking(true);
+	return REAL(spawn_fn, posix_spawn)(pid, path, fa, attr, argv, envp);
+}
+
+EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	restore_blocking(true);
+	return REAL(spawn_fn, posix_spawnp)(pid, file, fa, attr, argv, envp);
+}
