@@ -420,13 +420,18 @@ void sched_set_poller(const struct sched_poller *poller)
 }
 
 /* Polls (or blocks in) the netpoller on behalf of m, then wakes one more M
- * if it readied more than the one G this M will run (Go's injectglist). */
+ * if the poll readied more work than this M should start alone (Go's
+ * injectglist wakes one per extra G). Two completions are one hand-off in
+ * a chain of threads (a write done, and the read it satisfied): waking an
+ * M for the second costs a futex call and a cross-CPU migration that take
+ * longer than running both here, so only a third one wakes another M. */
+#define NETPOLL_WAKE_MIN 3
 static int netpoll_run(struct m *m, const struct sched_poller *np, int64_t until)
 {
 	m->in_netpoll = true;
 	int n = np->poll(until);
 	m->in_netpoll = false;
-	if (n > 1)
+	if (n >= NETPOLL_WAKE_MIN)
 		wakep();
 	return n;
 }
