@@ -71,7 +71,7 @@ static int epoll_poll(int64_t until)
 			   atomic_load_explicit(&blocked, memory_order_relaxed) != 0))
 		return 0;
 	struct epoll_event evs[128];
-	long r;
+	long r = 0;
 	int64_t d = until > 0 ? until - nanotime() : until;
 	if (d < 0 && until > 0)
 		d = 0;
