@@ -78,10 +78,18 @@ void fdtab_created(int fd, bool nonblock, bool stream)
 	atomic_store(&d->refs, 1);
 	desc_put(atomic_exchange(&fi->desc, d));
 	atomic_store(&fi->stream, stream);
+	atomic_store(&fi->pair, 0);
 	atomic_store(&fi->rcvtimeo_ns, 0);
 	atomic_store(&fi->sndtimeo_ns, 0);
 	atomic_store(&fi->armed, 0);
 	atomic_store_explicit(&fi->kind, FD_POLLED, memory_order_release);
+}
+
+void fdtab_mark_pair(int fd)
+{
+	struct fdinfo *fi = fdtab_get(fd, false);
+	if (fi)
+		atomic_store(&fi->pair, 1);
 }
 
 void fdtab_closing(int fd)
@@ -97,11 +105,12 @@ void fdtab_closing(int fd)
 		return;
 	atomic_store(&fi->kind, FD_UNKNOWN);
 	desc_put(atomic_exchange(&fi->desc, NULL));
-	/* Drops pending polls and cancels operations in flight, which then
-	 * complete with -ECANCELED; their callers see gen move: EBADF. */
-	netpoll_disarm(fd, fi);
-	/* Order matters: gen first, so a woken waiter sees the close. */
+	/* gen first: a waiter woken by what follows (an event, or its
+	 * operation completing -ECANCELED) must see the close: EBADF. */
 	atomic_fetch_add(&fi->gen, 1);
+	/* Drops pending polls and cancels operations in flight before the
+	 * kernel's close: they hold references to the file. */
+	netpoll_disarm(fd, fi);
 	netpoll_fd_event(fi);
 }
 
@@ -119,6 +128,7 @@ void fdtab_dup(int oldfd, int newfd)
 	atomic_fetch_add(&d->refs, 1);
 	desc_put(atomic_exchange(&n->desc, d));
 	atomic_store(&n->stream, atomic_load(&o->stream));
+	atomic_store(&n->pair, atomic_load(&o->pair));
 	atomic_store(&n->rcvtimeo_ns, atomic_load(&o->rcvtimeo_ns));
 	atomic_store(&n->sndtimeo_ns, atomic_load(&o->sndtimeo_ns));
 	atomic_store(&n->armed, 0);

@@ -50,6 +50,7 @@ struct fdinfo {
 	_Atomic uint8_t kind;
 	_Atomic uint8_t armed;	      /* ARM_* */
 	_Atomic uint8_t stream;	      /* pipe or stream socket: blocking writes write it all */
+	_Atomic uint8_t pair;	      /* an end of a pipe or socketpair (see io_call) */
 	_Atomic uint32_t arm_tag;     /* identifies the current registration's events */
 	_Atomic uint32_t ops;	      /* io_uring operations in flight on this fd */
 	struct fd_desc *_Atomic desc; /* while kind != FD_UNKNOWN */
@@ -73,6 +74,9 @@ struct fdinfo *fdtab_get(int fd, bool create);
 /* fd was just created by gmpt, non-blocking underneath; nonblock is what
  * the program asked for. stream: pipe or SOCK_STREAM. */
 void fdtab_created(int fd, bool nonblock, bool stream);
+/* ... and it is one end of a pipe or socketpair: both ends in this process,
+ * most likely, so a write hands work to one of its threads. */
+void fdtab_mark_pair(int fd);
 /* fd is being closed or replaced (dup2 onto it): wake its waiters with
  * EBADF, drop its netpoll registration, forget it. */
 void fdtab_closing(int fd);

@@ -152,6 +152,8 @@ static int created2(long r, int fds[2], bool nonblock, bool stream)
 	if (r == 0 && sched_ready()) {
 		fdtab_created(fds[0], nonblock, stream);
 		fdtab_created(fds[1], nonblock, stream);
+		fdtab_mark_pair(fds[0]);
+		fdtab_mark_pair(fds[1]);
 	}
 	return (int)sys_ret(r);
 }

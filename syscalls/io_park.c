@@ -53,8 +53,14 @@ long io_call(int fd, struct fdinfo *fi, enum io_dir dir, const struct netpoll_op
 	     io_attempt_fn attempt, void *ctx)
 {
 	/* A whole operation in the kernel when the backend can do it for a
-	 * G and no socket timeout needs the readiness path's deadline. */
-	if (op && sched_current() &&
+	 * G and no socket timeout needs the readiness path's deadline, on an
+	 * end of a pipe or socketpair: a hand-off between threads of this
+	 * process, where queuing the writer's write with the reader's read
+	 * makes the hand-off one io_uring_enter. Sockets to peers use
+	 * readiness: an operation's completion costs a task_work interrupt
+	 * of the submitting thread, which on this kind of VM costs more than
+	 * the retry it saves (docs/perf.md). */
+	if (op && sched_current() && atomic_load_explicit(&fi->pair, memory_order_relaxed) &&
 	    !atomic_load_explicit(dir == IO_READ ? &fi->rcvtimeo_ns : &fi->sndtimeo_ns,
 				  memory_order_relaxed)) {
 		uint32_t gen = atomic_load(&fi->gen);

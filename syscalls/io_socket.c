@@ -31,6 +31,8 @@ EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 	if (r == 0) {
 		fdtab_created(sv[0], type & SOCK_NONBLOCK, is_stream(type));
 		fdtab_created(sv[1], type & SOCK_NONBLOCK, is_stream(type));
+		fdtab_mark_pair(sv[0]);
+		fdtab_mark_pair(sv[1]);
 	}
 	return (int)sys_ret(r);
 }

@@ -1,15 +1,23 @@
 /* syscalls/netpoll_uring.c - the io_uring backend (liburing for the ring
- * set-up and request preparation, raw io_uring_enter for submitting and
- * waiting).
+ * set-up and request preparation, raw io_uring_enter for submitting).
  *
- * Requests (one-shot polls for readiness waits, and whole operations,
- * see netpoll.h) are queued in the submission ring under sq_lock and sent
- * to the kernel in batches: by any M that runs out of Gs (poll(0), before
- * it looks elsewhere or sleeps), by the M that blocks in io_uring_enter
- * for completions (same system call), or at once when the ring is full.
- * Completions are reaped straight from the shared completion ring, no
- * system call, under cq_lock; an eventfd with a multishot poll breaks a
- * blocked io_uring_enter.
+ * Operations (netpoll.h): a G queues its read, write, recv, send or accept
+ * in the submission ring under sq_lock and parks; requests go to the
+ * kernel in batches, submitted by whichever M runs out of Gs (poll, before
+ * it looks elsewhere or sleeps) or at once when the ring is full. Their
+ * completions are reaped straight from the shared completion ring, no
+ * system call, under cq_lock. A hand-off between two threads through a
+ * pipe is then one io_uring_enter for the writer's write and the reader's
+ * read together.
+ *
+ * Readiness (sockets to peers, poll/select, timeouts, threads that are not
+ * Gs): each fd is added once, edge-triggered for both directions, to an
+ * epoll set of the backend's own. The ring's fd is in that set too, so the
+ * one M that blocks for the process waits in epoll_pwait2 for either. A
+ * poll request per fd would complete through a task_work interrupt of the
+ * thread that submitted it: measured here (docs/perf.md) that costs more
+ * under load than epoll's callback in the waker's own context, and a
+ * server's tail latency with it.
  *
  * A G's request is queued before it parks, so its completion may come
  * before it has parked: the G waits with waitq on a word the completion
@@ -29,13 +37,19 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #define WAKE_TAG   UINT64_MAX
 #define IGNORE_TAG (UINT64_MAX - 1)
-#define ERR_MASK   (POLLERR | POLLHUP)
+#define RING_TAG   (UINT64_MAX - 2)
+/* Completions taken per poll: half a P's run queue, so readying them never
+ * spills the oldest queued Gs to the global queue behind newer ones (which
+ * would reorder a server's connections and stretch its tail latency). The
+ * rest stay in the ring, in order, for the next poll by any M. */
+#define REAP_MAX 128
 
 static struct io_uring ring;
 static struct rtlock sq_lock;
@@ -43,7 +57,10 @@ static struct rtlock cq_lock;
 static _Atomic uint32_t unsubmitted; /* queued, not yet given to the kernel */
 static int wake_fd = -1;
 static _Atomic uint32_t wake_pending;
-static bool ops_ok; /* the kernel waits in operations on O_NONBLOCK files */
+/* Readiness registrations (see uring_arm). */
+static int epfd = -1;
+static _Atomic int32_t blocked; /* Ms inside epoll_pwait2 */
+static bool ops_ok;		/* the kernel waits in operations on O_NONBLOCK files */
 
 /* A parked G's operation: the completion's result and the word it waits on. */
 struct op_wait {
@@ -164,51 +181,66 @@ static int uring_init(char *why, int whylen)
 		io_uring_queue_exit(&ring);
 		return -ENOSYS;
 	}
+	epfd = (int)raw_syscall(SYS_epoll_create1, EPOLL_CLOEXEC);
+	struct epoll_event ring_ev = {.events = EPOLLIN, .data.u64 = RING_TAG};
+	struct epoll_event wake_ev = {.events = EPOLLIN, .data.u64 = WAKE_TAG};
+	if (epfd < 0 ||
+	    raw_syscall(SYS_epoll_ctl, epfd, EPOLL_CTL_ADD, ring.ring_fd, &ring_ev) < 0 ||
+	    raw_syscall(SYS_epoll_ctl, epfd, EPOLL_CTL_ADD, wake_fd, &wake_ev) < 0) {
+		snprintf(why, (size_t)whylen, "epoll set for the ring: %s",
+			 strerror(epfd < 0 ? -epfd : errno));
+		io_uring_queue_exit(&ring);
+		raw_syscall(SYS_close, wake_fd);
+		if (epfd >= 0)
+			raw_syscall(SYS_close, epfd);
+		wake_fd = epfd = -1;
+		return -ENOSYS;
+	}
 	/* The first submission proves the ring works: a seccomp filter may
 	 * allow io_uring_setup and refuse io_uring_enter. */
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-	io_uring_prep_poll_multishot(sqe, wake_fd, POLLIN);
-	io_uring_sqe_set_data64(sqe, WAKE_TAG);
+	io_uring_prep_nop(sqe);
+	io_uring_sqe_set_data64(sqe, IGNORE_TAG);
 	r = io_uring_submit(&ring);
 	if (r < 0) {
 		snprintf(why, (size_t)whylen, "io_uring_enter: %s", strerror(-r));
 		io_uring_queue_exit(&ring);
 		raw_syscall(SYS_close, wake_fd);
-		wake_fd = -1;
+		raw_syscall(SYS_close, epfd);
+		wake_fd = epfd = -1;
 		return r;
 	}
+	struct io_uring_cqe *cqe;
+	if (io_uring_wait_cqe(&ring, &cqe) == 0)
+		io_uring_cqe_seen(&ring, cqe);
 	ops_ok = probe_ops();
 	return 0;
 }
 
+/* Readiness: once per fd, both directions, edge-triggered (see top). */
 static int uring_arm(int fd, uint64_t tag, int dirs)
 {
-	rtlock_lock(&sq_lock);
-	for (int dir = ARM_R; dir <= ARM_W; dir <<= 1) {
-		if (!(dirs & dir))
-			continue;
-		struct io_uring_sqe *sqe = get_sqe_locked();
-		if (!sqe) {
-			rtlock_unlock(&sq_lock);
-			return -EBUSY;
-		}
-		io_uring_prep_poll_add(sqe, fd,
-				       (dir == ARM_R ? POLLIN | POLLRDHUP : POLLOUT) | ERR_MASK);
-		io_uring_sqe_set_data64(sqe, tag | (uint64_t)dir << 61);
-		queued_locked();
-	}
-	rtlock_unlock(&sq_lock);
-	return dirs;
+	(void)dirs;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET,
+				 .data.u64 = tag};
+	long r = raw_syscall(SYS_epoll_ctl, epfd, EPOLL_CTL_ADD, fd, &ev);
+	if (r == -EEXIST) /* the file is registered through a dup'd fd */
+		r = raw_syscall(SYS_epoll_ctl, epfd, EPOLL_CTL_MOD, fd, &ev);
+	return r < 0 ? (int)r : ARM_R | ARM_W;
 }
 
-/* Submitted at once, before the fd is closed: a poll or operation in
- * flight holds a reference to the file, and the peer of a closed socket
- * must see it closed. */
+/* Before the fd is closed: its registration goes, and its operations in
+ * flight are cancelled (they hold references to the file, and the peer of
+ * a closed socket must see it closed), submitted at once. */
 static void uring_disarm(int fd, uint64_t tag, int armed, bool ops)
 {
-	(void)tag;
-	(void)armed;
-	(void)ops;
+	if (armed) {
+		struct epoll_event ev = {0};
+		ev.data.u64 = tag;
+		raw_syscall(SYS_epoll_ctl, epfd, EPOLL_CTL_DEL, fd, &ev);
+	}
+	if (!ops)
+		return;
 	rtlock_lock(&sq_lock);
 	struct io_uring_sqe *sqe = get_sqe_locked();
 	if (sqe) {
@@ -218,6 +250,27 @@ static void uring_disarm(int fd, uint64_t tag, int armed, bool ops)
 	}
 	rtlock_unlock(&sq_lock);
 	submit();
+}
+
+static int reap(void);
+
+/* Dispatches epoll events; the ring's fd being readable means completions. */
+static int dispatch_events(struct epoll_event *evs, long r)
+{
+	int n = 0;
+	for (long i = 0; i < r; i++) {
+		uint64_t tag = evs[i].data.u64;
+		if (tag == WAKE_TAG) {
+			uint64_t v;
+			raw_syscall(SYS_read, wake_fd, &v, sizeof v);
+			atomic_store(&wake_pending, 0);
+		} else if (tag == RING_TAG) {
+			n += reap();
+		} else {
+			n += netpoll_dispatch(tag, false);
+		}
+	}
+	return n;
 }
 
 static void op_complete(struct op_wait *w, int32_t res)
@@ -234,24 +287,14 @@ static int reap(void)
 	if (!rtlock_trylock(&cq_lock))
 		return 0; /* another M is reaping: it will dispatch these */
 	int n = 0, ops = 0;
-	for (;;) {
+	while (n + ops < REAP_MAX) {
 		struct io_uring_cqe *cqes[64];
 		unsigned got = io_uring_peek_batch_cqe(&ring, cqes, 64);
 		if (got == 0)
 			break;
 		for (unsigned i = 0; i < got; i++) {
 			uint64_t tag = io_uring_cqe_get_data64(cqes[i]);
-			if (tag == WAKE_TAG) {
-				atomic_store(&wake_pending, 0);
-				if (!(cqes[i]->flags & IORING_CQE_F_MORE)) {
-					rtlock_lock(&sq_lock);
-					struct io_uring_sqe *sqe = get_sqe_locked();
-					io_uring_prep_poll_multishot(sqe, wake_fd, POLLIN);
-					io_uring_sqe_set_data64(sqe, WAKE_TAG);
-					queued_locked();
-					rtlock_unlock(&sq_lock);
-				}
-			} else if (tag == IGNORE_TAG) {
+			if (tag == IGNORE_TAG) {
 			} else if (netpoll_is_tag(tag)) {
 				n += netpoll_dispatch(tag, true);
 			} else {
@@ -269,30 +312,34 @@ static int reap(void)
 
 static int uring_poll(int64_t until)
 {
-	if (until == 0) {
-		if (atomic_load_explicit(&unsubmitted, memory_order_relaxed))
-			submit();
-		return reap();
-	}
+	if (atomic_load_explicit(&unsubmitted, memory_order_relaxed))
+		submit();
 	int n = reap();
+	struct epoll_event evs[128];
+	if (until == 0) {
+		/* epoll_wait is a system call: only when a G waits for
+		 * readiness and no M is blocked in the set already. */
+		if (atomic_load_explicit(&netpoll_waiters, memory_order_relaxed) == 0 ||
+		    atomic_load_explicit(&blocked, memory_order_relaxed) != 0)
+			return n;
+		long r = raw_syscall(SYS_epoll_wait, epfd, evs, 128, 0);
+		return n + (r > 0 ? dispatch_events(evs, r) : 0);
+	}
 	if (n > 0)
 		return n;
-	struct __kernel_timespec ts;
-	struct io_uring_getevents_arg arg = {0};
+	struct timespec ts, *tp = NULL;
 	if (until > 0) {
 		int64_t d = until - nanotime();
-		if (d <= 0)
-			return reap();
+		if (d < 0)
+			d = 0;
 		ts.tv_sec = d / 1000000000;
 		ts.tv_nsec = d % 1000000000;
-		arg.ts = (uint64_t)(uintptr_t)&ts;
+		tp = &ts;
 	}
-	/* One system call submits the batch and waits for a completion. */
-	rtlock_lock(&sq_lock);
-	unsigned k = publish_locked();
-	rtlock_unlock(&sq_lock);
-	enter(k, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof arg);
-	return reap();
+	atomic_fetch_add(&blocked, 1);
+	long r = raw_syscall(SYS_epoll_pwait2, epfd, evs, 128, tp, NULL, 0);
+	atomic_fetch_sub(&blocked, 1);
+	return r > 0 ? dispatch_events(evs, r) : 0;
 }
 
 static void uring_wake(void)
@@ -343,10 +390,8 @@ static long uring_do_op(struct fdinfo *fi, const struct netpoll_op *op)
 	atomic_fetch_add(&fi->ops, 1);
 	rtlock_unlock(&sq_lock);
 
-	atomic_fetch_add(&netpoll_waiters, 1);
 	while (!atomic_load_explicit(&w.done, memory_order_acquire))
 		waitq_wait(&w.done, 0, 0);
-	atomic_fetch_sub(&netpoll_waiters, 1);
 	atomic_fetch_sub(&fi->ops, 1);
 	return w.res;
 }
@@ -356,7 +401,8 @@ static void uring_forget(void)
 	/* The parent keeps using its ring: unmap ours and close our fds. */
 	io_uring_queue_exit(&ring);
 	raw_syscall(SYS_close, wake_fd);
-	wake_fd = -1;
+	raw_syscall(SYS_close, epfd);
+	wake_fd = epfd = -1;
 	atomic_store(&wake_pending, 0);
 	atomic_store(&unsubmitted, 0);
 }

@@ -1,0 +1,63 @@
+#!/bin/sh
+# config_errors.sh LIB PROG - every GMPT_* variable with a bad value stops
+# the program before main with one line on stderr naming the variable, and
+# exit status 2; good values run PROG normally (exit 0). PROG should be a
+# trivial program (exit 0).
+set -u
+lib=$1
+prog=$2
+case $lib in /*) ;; *) lib=$PWD/$lib ;; esac
+fail=0
+
+bad() {
+	err=$(env "$1" LD_PRELOAD="$lib" "$prog" 2>&1 >/dev/null)
+	status=$?
+	lines=$(printf '%s\n' "$err" | grep -c .)
+	name=${1%%=*}
+	if [ "$status" -ne 2 ] || [ "$lines" -ne 1 ] ||
+		! printf '%s' "$err" | grep -q "^gmpt: $name"; then
+		echo "FAIL: $1: status $status, $lines line(s) on stderr: $err" >&2
+		fail=1
+	else
+		echo "ok: $1 -> $err"
+	fi
+}
+
+good() {
+	if ! env "$@" LD_PRELOAD="$lib" "$prog" >/dev/null 2>/tmp/gmpt-config-$$; then
+		echo "FAIL: $* was refused: $(cat /tmp/gmpt-config-$$)" >&2
+		fail=1
+	elif [ -s /tmp/gmpt-config-$$ ] && ! grep -q '^gmpt: stats:' /tmp/gmpt-config-$$; then
+		echo "FAIL: $* printed: $(cat /tmp/gmpt-config-$$)" >&2
+		fail=1
+	else
+		echo "ok: $* accepted"
+	fi
+	rm -f /tmp/gmpt-config-$$
+}
+
+bad GMPT_PROSC=2
+bad GMPT_PROCS=0
+bad GMPT_PROCS=abc
+bad GMPT_PROCS=2000
+bad GMPT_STRESS=-1
+bad GMPT_NETPOLL=kqueue
+bad GMPT_NETPOLL=
+bad GMPT_PREEMPT=yes
+bad GMPT_PREEMPT_SIGNAL=SIGKILL
+bad GMPT_PREEMPT_SIGNAL=SIGSEGV
+bad GMPT_PREEMPT_SIGNAL=32
+bad GMPT_PREEMPT_SIGNAL=SIGNOPE
+bad GMPT_MAXTHREADS=1
+bad GMPT_MAXTHREADS=ten
+bad GMPT_DEBUG=verbose
+
+good GMPT_PROCS=3
+good GMPT_NETPOLL=epoll
+good GMPT_NETPOLL=uring
+good GMPT_PREEMPT=0
+good GMPT_PREEMPT_SIGNAL=SIGUSR2
+good GMPT_PREEMPT_SIGNAL=RTMIN+3
+good GMPT_MAXTHREADS=50
+good GMPT_DEBUG=stats
+exit $fail
