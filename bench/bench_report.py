@@ -71,10 +71,12 @@ MECHANISM.update({
         "`read` and one `write` per hop, and only the thread holding the "
         "token can run. Natively every hop is a wakeup of the next thread "
         "sleeping in `read` and a kernel context switch (or an IPI to the "
-        "other CPU). Under gmpt (issue 3) the fds are non-blocking "
-        "underneath: a `read` that would block parks the G until the "
-        "netpoller reports the fd readable, and the P runs another G "
-        "meanwhile."
+        "other CPU). Under gmpt (issue 3) a pipe `read` or `write` is an "
+        "io_uring operation: the G queues it and parks, and the M that runs "
+        "out of Gs submits the queue with one `io_uring_enter`, in which "
+        "the writer's write completes and, with it, the next thread's "
+        "pending read; both completions are reaped from the shared ring "
+        "without a system call."
     ),
     "sleepers": (
         "1000 threads each call `nanosleep(1 ms)` in a loop: a million timer "
@@ -92,10 +94,12 @@ MECHANISM.update({
         "64-byte request, wait for its echo, the next one). The load "
         "generator shares the CPUs with the server. Natively every request "
         "wakes the connection's thread in the kernel and costs a `read` and "
-        "a `write`; under gmpt (issue 3) the connection's G parks on the "
-        "netpoller when its `read` would block, and one M can serve many "
-        "ready connections in a row without the kernel scheduling a thread "
-        "for each."
+        "a `write`; under gmpt (issue 3) the sockets are non-blocking "
+        "underneath: a `read` that finds no data parks the G on the "
+        "netpoller (the fd is registered once, edge-triggered), one "
+        "`epoll_wait` readies every connection that has data, and one M "
+        "serves them in a row without the kernel scheduling a thread for "
+        "each."
     ),
     "idle": (
         "The echo server with 1000 connections that send nothing (after one "
@@ -568,6 +572,23 @@ def why_echo(d):
     parts.append(simple_sc("Natively the server makes", d["sc_native"],
                            "request"))
     parts.append(simple_sc("Under gmpt it makes", d["sc_gmpt"], "request"))
+    pn = kv_med(d, "native", "p99_us")
+    pg = kv_med(d, "gmpt", "p99_us")
+    if pn is not None and pg is not None and pg > pn:
+        parts.append(
+            "Where gmpt loses: its p99 is above native's here. Each request "
+            "costs gmpt a `read`, a `write` and the `read` that finds the "
+            "socket empty before the G parks (Go's model: readiness is "
+            "learnt from EAGAIN), plus its share of an `epoll_wait`; with "
+            "few connections few requests share each `epoll_wait`, so the "
+            "extra calls are not amortised, and a connection readied by one "
+            "poll waits behind every G already queued on its P, where "
+            "natively the kernel runs each woken thread on whichever CPU "
+            "frees first. Handing socket reads to io_uring as whole "
+            "operations would drop the EAGAIN `read`, but each completion "
+            "then costs a task_work interrupt of the submitting thread, "
+            "which measured worse at every connection count on this VM "
+            "(docs/design.md, Netpoller).")
     if d["fails"]:
         parts.append("Failed runs: " + "; ".join(d["fails"]) + ".")
     return " ".join(p for p in parts if p)

@@ -26,9 +26,9 @@ enum fd_kind {
 	FD_BLOCKING, /* ours, but handed back to blocking use (fdopen) */
 };
 
-/* Netpoll registration state, a bit mask. The epoll backend registers
- * both directions once; io_uring arms one-shot polls per direction, and
- * the bit clears when the poll completes. */
+/* Netpoll registration state, a bit mask. Both backends register both
+ * directions once; a backend whose registrations end (one-shot) clears a
+ * direction's bit when its event comes (netpoll_dispatch, ended). */
 enum {
 	ARM_R = 1,
 	ARM_W = 2,

@@ -1,17 +1,16 @@
 /* syscalls/netpoll.h - the netpoller: one interface, two backends.
  *
  * Readiness: a G whose call would block parks on its fd's seq (fdtab.h)
- * after arming the fd for the direction it needs; an event bumps seq and
- * wakes it, and it retries its call. epoll registers each fd once,
- * edge-triggered, for both directions (Go's model); io_uring arms one-shot
- * polls per direction, queued and submitted in batches.
+ * after arming the fd; an event bumps seq and wakes it, and it retries its
+ * call. Both backends register each fd once, edge-triggered, for both
+ * directions, in an epoll set (Go's model; netpoll_uring.c says why).
  *
  * Operations (io_uring only): read, write, recv, send and accept can also
  * be handed to the kernel whole (netpoll_op): the G queues the request and
  * parks; the request goes to the kernel with the next batch, and its
  * completion carries the result. A batch is submitted by whichever M runs
- * out of Gs first, with one io_uring_enter for every request queued, so a
- * busy server makes far fewer system calls than it has reads and writes.
+ * out of Gs first, with one io_uring_enter for every request queued: a
+ * hand-off through a pipe is one system call for both threads.
  *
  * The scheduler sees the poller through struct sched_poller: findrunnable
  * polls without blocking (with io_uring: reads the completion ring, no

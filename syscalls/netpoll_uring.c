@@ -25,6 +25,7 @@
  * lock), and the completion handler touches the word and nothing else of
  * the G's stack frame. */
 #include "arch/syscall.h"
+#include "syscalls/epoll_set.h"
 #include "syscalls/fdtab.h"
 #include "syscalls/netpoll.h"
 #include "sched/lock.h"
@@ -37,12 +38,9 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define WAKE_TAG   UINT64_MAX
 #define IGNORE_TAG (UINT64_MAX - 1)
 #define RING_TAG   (UINT64_MAX - 2)
 /* Completions taken per poll: half a P's run queue, so readying them never
@@ -55,11 +53,8 @@ static struct io_uring ring;
 static struct rtlock sq_lock;
 static struct rtlock cq_lock;
 static _Atomic uint32_t unsubmitted; /* queued, not yet given to the kernel */
-static int wake_fd = -1;
-static _Atomic uint32_t wake_pending;
-/* Readiness registrations (see uring_arm). */
-static int epfd = -1;
-static _Atomic int32_t blocked; /* Ms inside epoll_pwait2 */
+/* Readiness registrations, the ring's fd and the break eventfd. */
+static struct epoll_set set = {-1, -1, 0, 0};
 static bool ops_ok;		/* the kernel waits in operations on O_NONBLOCK files */
 
 /* A parked G's operation: the completion's result and the word it waits on. */
@@ -175,26 +170,14 @@ static int uring_init(char *why, int whylen)
 		return -ENOSYS;
 	}
 	raw_syscall(SYS_fcntl, ring.ring_fd, F_SETFD, FD_CLOEXEC);
-	wake_fd = (int)raw_syscall(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (wake_fd < 0) {
-		snprintf(why, (size_t)whylen, "eventfd: %s", strerror(-wake_fd));
-		io_uring_queue_exit(&ring);
-		return -ENOSYS;
+	r = epset_init(&set, why, whylen);
+	if (r == 0 && (r = epset_add_level(&set, ring.ring_fd, RING_TAG)) < 0) {
+		snprintf(why, (size_t)whylen, "epoll set for the ring: %s", strerror(-r));
+		epset_close(&set);
 	}
-	epfd = (int)raw_syscall(SYS_epoll_create1, EPOLL_CLOEXEC);
-	struct epoll_event ring_ev = {.events = EPOLLIN, .data.u64 = RING_TAG};
-	struct epoll_event wake_ev = {.events = EPOLLIN, .data.u64 = WAKE_TAG};
-	if (epfd < 0 ||
-	    raw_syscall(SYS_epoll_ctl, epfd, EPOLL_CTL_ADD, ring.ring_fd, &ring_ev) < 0 ||
-	    raw_syscall(SYS_epoll_ctl, epfd, EPOLL_CTL_ADD, wake_fd, &wake_ev) < 0) {
-		snprintf(why, (size_t)whylen, "epoll set for the ring: %s",
-			 strerror(epfd < 0 ? -epfd : errno));
+	if (r < 0) {
 		io_uring_queue_exit(&ring);
-		raw_syscall(SYS_close, wake_fd);
-		if (epfd >= 0)
-			raw_syscall(SYS_close, epfd);
-		wake_fd = epfd = -1;
-		return -ENOSYS;
+		return r;
 	}
 	/* The first submission proves the ring works: a seccomp filter may
 	 * allow io_uring_setup and refuse io_uring_enter. */
@@ -205,9 +188,7 @@ static int uring_init(char *why, int whylen)
 	if (r < 0) {
 		snprintf(why, (size_t)whylen, "io_uring_enter: %s", strerror(-r));
 		io_uring_queue_exit(&ring);
-		raw_syscall(SYS_close, wake_fd);
-		raw_syscall(SYS_close, epfd);
-		wake_fd = epfd = -1;
+		epset_close(&set);
 		return r;
 	}
 	struct io_uring_cqe *cqe;
@@ -220,13 +201,8 @@ static int uring_init(char *why, int whylen)
 /* Readiness: once per fd, both directions, edge-triggered (see top). */
 static int uring_arm(int fd, uint64_t tag, int dirs)
 {
-	(void)dirs;
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET,
-				 .data.u64 = tag};
-	long r = raw_syscall(SYS_epoll_ctl, epfd, EPOLL_CTL_ADD, fd, &ev);
-	if (r == -EEXIST) /* the file is registered through a dup'd fd */
-		r = raw_syscall(SYS_epoll_ctl, epfd, EPOLL_CTL_MOD, fd, &ev);
-	return r < 0 ? (int)r : ARM_R | ARM_W;
+	(void)dirs; /* both, for the fd's life */
+	return epset_arm(&set, fd, tag);
 }
 
 /* Before the fd is closed: its registration goes, and its operations in
@@ -234,11 +210,8 @@ static int uring_arm(int fd, uint64_t tag, int dirs)
  * a closed socket must see it closed), submitted at once. */
 static void uring_disarm(int fd, uint64_t tag, int armed, bool ops)
 {
-	if (armed) {
-		struct epoll_event ev = {0};
-		ev.data.u64 = tag;
-		raw_syscall(SYS_epoll_ctl, epfd, EPOLL_CTL_DEL, fd, &ev);
-	}
+	if (armed)
+		epset_disarm(&set, fd, tag);
 	if (!ops)
 		return;
 	rtlock_lock(&sq_lock);
@@ -254,23 +227,10 @@ static void uring_disarm(int fd, uint64_t tag, int armed, bool ops)
 
 static int reap(void);
 
-/* Dispatches epoll events; the ring's fd being readable means completions. */
-static int dispatch_events(struct epoll_event *evs, long r)
+/* The set's other events: the ring's fd is readable, completions wait. */
+static int ring_readable(uint64_t tag)
 {
-	int n = 0;
-	for (long i = 0; i < r; i++) {
-		uint64_t tag = evs[i].data.u64;
-		if (tag == WAKE_TAG) {
-			uint64_t v;
-			raw_syscall(SYS_read, wake_fd, &v, sizeof v);
-			atomic_store(&wake_pending, 0);
-		} else if (tag == RING_TAG) {
-			n += reap();
-		} else {
-			n += netpoll_dispatch(tag, false);
-		}
-	}
-	return n;
+	return tag == RING_TAG ? reap() : 0;
 }
 
 static void op_complete(struct op_wait *w, int32_t res)
@@ -315,40 +275,14 @@ static int uring_poll(int64_t until)
 	if (atomic_load_explicit(&unsubmitted, memory_order_relaxed))
 		submit();
 	int n = reap();
-	struct epoll_event evs[128];
-	if (until == 0) {
-		/* epoll_wait is a system call: only when a G waits for
-		 * readiness and no M is blocked in the set already. */
-		if (atomic_load_explicit(&netpoll_waiters, memory_order_relaxed) == 0 ||
-		    atomic_load_explicit(&blocked, memory_order_relaxed) != 0)
-			return n;
-		long r = raw_syscall(SYS_epoll_wait, epfd, evs, 128, 0);
-		return n + (r > 0 ? dispatch_events(evs, r) : 0);
-	}
-	if (n > 0)
+	if (until != 0 && n > 0)
 		return n;
-	struct timespec ts, *tp = NULL;
-	if (until > 0) {
-		int64_t d = until - nanotime();
-		if (d < 0)
-			d = 0;
-		ts.tv_sec = d / 1000000000;
-		ts.tv_nsec = d % 1000000000;
-		tp = &ts;
-	}
-	atomic_fetch_add(&blocked, 1);
-	long r = raw_syscall(SYS_epoll_pwait2, epfd, evs, 128, tp, NULL, 0);
-	atomic_fetch_sub(&blocked, 1);
-	return r > 0 ? dispatch_events(evs, r) : 0;
+	return n + epset_poll(&set, until, ring_readable);
 }
 
 static void uring_wake(void)
 {
-	uint32_t z = 0;
-	if (!atomic_compare_exchange_strong(&wake_pending, &z, 1))
-		return; /* a break is already on its way */
-	uint64_t one = 1;
-	raw_syscall(SYS_write, wake_fd, &one, sizeof one);
+	epset_wake(&set);
 }
 
 static long uring_do_op(struct fdinfo *fi, const struct netpoll_op *op)
@@ -400,10 +334,7 @@ static void uring_forget(void)
 {
 	/* The parent keeps using its ring: unmap ours and close our fds. */
 	io_uring_queue_exit(&ring);
-	raw_syscall(SYS_close, wake_fd);
-	raw_syscall(SYS_close, epfd);
-	wake_fd = epfd = -1;
-	atomic_store(&wake_pending, 0);
+	epset_close(&set);
 	atomic_store(&unsubmitted, 0);
 }
 
