@@ -308,24 +308,24 @@ def analyse(workdir):
     return out
 
 
-def kv_med(d, mode, key):
-    """Median over the successful runs of one mode of a RESULT key."""
+def kv_values(d, mode, key):
+    """A RESULT key's values over the successful runs of one mode."""
     vals = []
     for kv in d["kv"][mode].values():
         try:
             vals.append(float(kv[key]))
         except (KeyError, ValueError):
             pass
+    return vals
+
+
+def kv_med(d, mode, key):
+    vals = kv_values(d, mode, key)
     return statistics.median(vals) if vals else None
 
 
 def kv_max(d, mode, key):
-    vals = []
-    for kv in d["kv"][mode].values():
-        try:
-            vals.append(float(kv[key]))
-        except (KeyError, ValueError):
-            pass
+    vals = kv_values(d, mode, key)
     return max(vals) if vals else None
 
 

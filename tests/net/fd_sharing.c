@@ -66,17 +66,6 @@ static int child_main(int pipe_w, int sock_w)
 	return 0;
 }
 
-/* 8 bytes through fd's peer wfd, read by a thread blocked in read(). */
-static void use_blocking(int fd, int wfd)
-{
-	static const char msg[8] = "1234567";
-	char buf[8];
-	struct nu_later w;
-	nu_later_write(&w, wfd, 30, msg, sizeof msg);
-	nu_read_all(fd, buf, sizeof buf);
-	CHECK(memcmp(buf, msg, sizeof msg) == 0);
-	nu_later_join(&w);
-}
 
 static void read_and_check(int fd, uint64_t seed)
 {
@@ -92,9 +81,9 @@ static void case_exec(int keep_preload)
 	int p[2], s[2];
 	SYS_OK(pipe(p));
 	SYS_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, s));
-	use_blocking(p[0], p[1]);
-	use_blocking(s[0], s[1]);
-	use_blocking(s[1], s[0]);
+	nu_check_read_waits(p[0], p[1]);
+	nu_check_read_waits(s[0], s[1]);
+	nu_check_read_waits(s[1], s[0]);
 
 	/* Everything the child needs, prepared before fork(). */
 	char a1[16], a2[16];
@@ -165,7 +154,7 @@ static void case_stdio(void)
 {
 	int p[2], s[2];
 	SYS_OK(pipe(p));
-	use_blocking(p[0], p[1]);
+	nu_check_read_waits(p[0], p[1]);
 	FILE *f = fdopen(p[1], "w");
 	CHECK(f != NULL);
 	unsigned char *buf = malloc(BIG);
@@ -188,7 +177,7 @@ static void case_stdio(void)
 	printf("stdio: fwrite of 1 MiB to a pipe the program also used with write()\n");
 
 	SYS_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, s));
-	use_blocking(s[0], s[1]);
+	nu_check_read_waits(s[0], s[1]);
 	f = fdopen(s[0], "r");
 	CHECK(f != NULL);
 	r = (struct slow_reader){.fd = s[1], .seed = 43};
@@ -213,7 +202,7 @@ static void case_dup(void)
 	int p[2], d[4];
 	char buf[16];
 	SYS_OK(pipe(p));
-	use_blocking(p[0], p[1]);
+	nu_check_read_waits(p[0], p[1]);
 	d[0] = (int)SYS_OK(dup(p[0]));
 	/* dup2/dup3 onto descriptors this thread holds (other threads may be
 	 * opening and closing descriptors meanwhile): replaces /dev/null. */
@@ -222,7 +211,7 @@ static void case_dup(void)
 	d[2] = (int)SYS_OK(open("/dev/null", O_RDONLY));
 	SYS_EQ(dup3(p[0], d[2], O_CLOEXEC), d[2]);
 	d[3] = (int)SYS_OK(fcntl(p[0], F_DUPFD, 420));
-	use_blocking(d[1], p[1]);
+	nu_check_read_waits(d[1], p[1]);
 
 	int fl = (int)SYS_OK(fcntl(d[1], F_GETFL));
 	SYS_OK(fcntl(d[1], F_SETFL, fl | O_NONBLOCK));
@@ -243,9 +232,9 @@ static void case_dup(void)
 	CHECK(!nu_is_nonblock(late));
 	for (int i = 0; i < 4; i++) {
 		CHECK(!nu_is_nonblock(d[i]));
-		use_blocking(d[i], p[1]);
+		nu_check_read_waits(d[i], p[1]);
 	}
-	use_blocking(late, p[1]);
+	nu_check_read_waits(late, p[1]);
 	printf("dup: cleared through the original: F_GETFL 0x%x on every copy, reads wait\n",
 	       (int)SYS_OK(fcntl(d[2], F_GETFL)));
 
@@ -256,7 +245,7 @@ static void case_dup(void)
 	on = 0;
 	SYS_OK(ioctl(p[0], FIONBIO, &on));
 	CHECK(!nu_is_nonblock(d[3]));
-	use_blocking(d[3], p[1]);
+	nu_check_read_waits(d[3], p[1]);
 	printf("dup: ioctl(FIONBIO) through one copy shows on the others\n");
 	for (int i = 0; i < 4; i++)
 		SYS_OK(close(d[i]));
@@ -271,7 +260,7 @@ static void case_rights(void)
 	SYS_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, u));
 	SYS_OK(pipe(q));
 	SYS_OK(pipe2(r, O_NONBLOCK));
-	use_blocking(q[0], q[1]);
+	nu_check_read_waits(q[0], q[1]);
 
 	int send_fds[2] = {q[0], r[0]};
 	char cbuf[CMSG_SPACE(sizeof send_fds)];
@@ -299,7 +288,7 @@ static void case_rights(void)
 	memcpy(got, CMSG_DATA(cm), sizeof got);
 
 	CHECK(!nu_is_nonblock(got[0]));
-	use_blocking(got[0], q[1]);
+	nu_check_read_waits(got[0], q[1]);
 	CHECK(nu_is_nonblock(got[1]));
 	char buf[16];
 	SYS_ERR(read(got[1], buf, sizeof buf), EAGAIN);

@@ -467,18 +467,6 @@ static int getfl(int fd)
 	return (int)SYS_OK(fcntl(fd, F_GETFL));
 }
 
-/* A blocking read of fd (a pipe, socket, FIFO or eventfd) returns the 8
- * bytes another thread writes to wfd 30 ms later. */
-static void check_read_waits(int fd, int wfd)
-{
-	static const char msg[8] = "1234567";
-	char buf[8];
-	struct nu_later w;
-	nu_later_write(&w, wfd, 30, msg, sizeof msg);
-	nu_read_all(fd, buf, sizeof buf);
-	CHECK(memcmp(buf, msg, sizeof msg) == 0);
-	nu_later_join(&w);
-}
 
 static void check_nonblock_flags(const struct ctx *c)
 {
@@ -489,7 +477,7 @@ static void check_nonblock_flags(const struct ctx *c)
 	SYS_OK(pipe(p));
 	CHECK(!nu_is_nonblock(p[0]) && !nu_is_nonblock(p[1]));
 	SAY(c, "pipe(): F_GETFL 0x%x 0x%x\n", getfl(p[0]), getfl(p[1]));
-	check_read_waits(p[0], p[1]);
+	nu_check_read_waits(p[0], p[1]);
 	SYS_OK(pipe2(q, O_NONBLOCK));
 	CHECK(nu_is_nonblock(q[0]) && nu_is_nonblock(q[1]));
 	SYS_ERR(read(q[0], buf, sizeof buf), EAGAIN);
@@ -509,7 +497,7 @@ static void check_nonblock_flags(const struct ctx *c)
 	SAY(c, "fcntl(F_SETFL, O_NONBLOCK) on a pipe: F_GETFL 0x%x, read: EAGAIN\n", getfl(p[0]));
 	SYS_OK(fcntl(p[0], F_SETFL, getfl(p[0]) & ~O_NONBLOCK));
 	CHECK(!nu_is_nonblock(p[0]));
-	check_read_waits(p[0], p[1]);
+	nu_check_read_waits(p[0], p[1]);
 	SAY(c, "fcntl(F_SETFL) clearing it: F_GETFL 0x%x, read waits for data\n", getfl(p[0]));
 
 	/* ioctl(FIONBIO) on a socket. */
@@ -525,7 +513,7 @@ static void check_nonblock_flags(const struct ctx *c)
 	on = 0;
 	SYS_OK(ioctl(s[0], FIONBIO, &on));
 	CHECK(!nu_is_nonblock(s[0]));
-	check_read_waits(s[0], s[1]);
+	nu_check_read_waits(s[0], s[1]);
 	SAY(c, "ioctl(FIONBIO, 0): F_GETFL 0x%x, read waits for data\n", getfl(s[0]));
 	/* MSG_DONTWAIT on a blocking socket does not block and changes no flag. */
 	SYS_ERR(recv(s[0], buf, sizeof buf, MSG_DONTWAIT), EAGAIN);
@@ -563,7 +551,7 @@ static void check_nonblock_flags(const struct ctx *c)
 	int a1 = (int)SYS_OK(accept(l, NULL, NULL));
 	CHECK(!nu_is_nonblock(a1));
 	SAY(c, "accept(): F_GETFL 0x%x\n", getfl(a1));
-	check_read_waits(a1, b);
+	nu_check_read_waits(a1, b);
 	int a2 = (int)SYS_OK(accept4(l, NULL, NULL, SOCK_NONBLOCK));
 	CHECK(nu_is_nonblock(a2));
 	SYS_ERR(recv(a2, buf, sizeof buf, 0), EAGAIN);
@@ -579,7 +567,7 @@ static void check_nonblock_flags(const struct ctx *c)
 	SYS_EQ(poll(&pf, 1, 5000), 1);
 	int a3 = (int)SYS_OK(accept4(l, NULL, NULL, SOCK_CLOEXEC));
 	CHECK(!nu_is_nonblock(a3));
-	check_read_waits(a3, b2);
+	nu_check_read_waits(a3, b2);
 	SAY(c, "non-blocking listener: accept: EAGAIN; accepted later: F_GETFL 0x%x, read waits\n",
 	    getfl(a3));
 	int fds[] = {l, b, nb, a1, a2, b2, a3};
@@ -601,7 +589,7 @@ static void check_nonblock_flags(const struct ctx *c)
 	CHECK_EQ(SYS_OK(fcntl(d[1], F_GETFD)), 0);
 	for (int i = 0; i < 5; i++) {
 		CHECK(!nu_is_nonblock(d[i]));
-		check_read_waits(d[i], p[1]);
+		nu_check_read_waits(d[i], p[1]);
 	}
 	SAY(c,
 	    "dup/dup2/dup3/F_DUPFD/F_DUPFD_CLOEXEC of a blocking pipe: F_GETFL 0x%x, read "
@@ -664,7 +652,7 @@ static void check_nonblock_flags(const struct ctx *c)
 	SYS_OK(rmdir(dir));
 	CHECK(fr >= 0 && fw >= 0 && fn >= 0);
 	CHECK(!nu_is_nonblock(fr) && !nu_is_nonblock(fw));
-	check_read_waits(fr, fw);
+	nu_check_read_waits(fr, fw);
 	SAY(c, "FIFO opened O_RDWR: F_GETFL 0x%x, read waits for data\n", getfl(fr));
 	CHECK(nu_is_nonblock(fn));
 	SYS_ERR(read(fn, buf, sizeof buf), EAGAIN);

@@ -257,4 +257,17 @@ static inline void nu_later_join(struct nu_later *l)
 	CHECK_OK(pthread_join(l->thread, NULL));
 }
 
+/* A blocking read of fd (a pipe, socket, FIFO or eventfd) returns the 8
+ * bytes another thread writes to wfd 30 ms later. */
+static inline void nu_check_read_waits(int fd, int wfd)
+{
+	static const char msg[8] = "1234567";
+	char buf[8];
+	struct nu_later w;
+	nu_later_write(&w, wfd, 30, msg, sizeof msg);
+	nu_read_all(fd, buf, sizeof buf);
+	CHECK(memcmp(buf, msg, sizeof msg) == 0);
+	nu_later_join(&w);
+}
+
 #endif
