@@ -66,7 +66,6 @@ static int child_main(int pipe_w, int sock_w)
 	return 0;
 }
 
-
 static void read_and_check(int fd, uint64_t seed)
 {
 	unsigned char *buf = malloc(BIG);

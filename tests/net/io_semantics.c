@@ -467,7 +467,6 @@ static int getfl(int fd)
 	return (int)SYS_OK(fcntl(fd, F_GETFL));
 }
 
-
 static void check_nonblock_flags(const struct ctx *c)
 {
 	char buf[64];
