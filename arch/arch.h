@@ -25,8 +25,7 @@ void arch_context_switch(struct arch_context *save, const struct arch_context *l
  * ends (exclusive) at stack_top. entry must never return. The new context
  * inherits the caller's MXCSR and x87 control word, as a new kernel thread
  * inherits its creator's floating-point environment. */
-void arch_context_make(struct arch_context *ctx, void *stack_top, void (*entry)(void *),
-		       void *arg);
+void arch_context_make(struct arch_context *ctx, void *stack_top, void (*entry)(void *), void *arg);
 
 /* The thread pointer (%fs:0 holds its own address on x86-64 glibc). Volatile
  * on purpose: the compiler must never cache it across a call that may switch

@@ -20,8 +20,8 @@ static inline long raw_syscall6(long n, long a1, long a2, long a3, long a4, long
 	return ret;
 }
 
-#define RAW_SYSCALL_ARGS(n, a1, a2, a3, a4, a5, a6, ...)                                         \
-	raw_syscall6((long)(n), (long)(a1), (long)(a2), (long)(a3), (long)(a4), (long)(a5),      \
+#define RAW_SYSCALL_ARGS(n, a1, a2, a3, a4, a5, a6, ...)                                           \
+	raw_syscall6((long)(n), (long)(a1), (long)(a2), (long)(a3), (long)(a4), (long)(a5),        \
 		     (long)(a6))
 /* raw_syscall(SYS_x, args...) with up to six arguments. */
 #define raw_syscall(...) RAW_SYSCALL_ARGS(__VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)

@@ -9,13 +9,13 @@
 enum netpoll_choice { NETPOLL_AUTO, NETPOLL_URING, NETPOLL_EPOLL };
 
 struct gmpt_config {
-	int procs;		/* GMPT_PROCS */
-	uint64_t stress_seed;	/* GMPT_STRESS */
-	int max_threads;	/* GMPT_MAXTHREADS */
-	bool preempt;		/* GMPT_PREEMPT */
-	int preempt_signal;	/* GMPT_PREEMPT_SIGNAL */
-	int netpoll;		/* GMPT_NETPOLL: enum netpoll_choice */
-	bool debug_stats;	/* GMPT_DEBUG=stats */
+	int procs;	      /* GMPT_PROCS */
+	uint64_t stress_seed; /* GMPT_STRESS */
+	int max_threads;      /* GMPT_MAXTHREADS */
+	bool preempt;	      /* GMPT_PREEMPT */
+	int preempt_signal;   /* GMPT_PREEMPT_SIGNAL */
+	int netpoll;	      /* GMPT_NETPOLL: enum netpoll_choice */
+	bool debug_stats;     /* GMPT_DEBUG=stats */
 };
 
 /* Parses the environment. A bad value prints one line naming the variable

@@ -14,7 +14,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-#define WAKE_TAG UINT64_MAX
+#define WAKE_TAG  UINT64_MAX
 #define FD_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET)
 
 static int ctl(struct epoll_set *es, int op, int fd, uint32_t events, uint64_t tag)
@@ -31,8 +31,8 @@ int epset_init(struct epoll_set *es, char *why, int whylen)
 		return es->epfd;
 	}
 	es->wake_fd = (int)raw_syscall(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
-	int r = es->wake_fd < 0 ? es->wake_fd
-				: ctl(es, EPOLL_CTL_ADD, es->wake_fd, EPOLLIN, WAKE_TAG);
+	int r =
+	    es->wake_fd < 0 ? es->wake_fd : ctl(es, EPOLL_CTL_ADD, es->wake_fd, EPOLLIN, WAKE_TAG);
 	if (r < 0) {
 		snprintf(why, (size_t)whylen, "eventfd: %s", strerror(-r));
 		epset_close(es);
@@ -78,8 +78,8 @@ static long wait_events(struct epoll_set *es, struct epoll_event *evs, int max, 
 		d = 0;
 	if (!no_pwait2) {
 		struct timespec ts = {d / 1000000000, d % 1000000000};
-		long r = raw_syscall(SYS_epoll_pwait2, es->epfd, evs, max, d < 0 ? NULL : &ts, NULL,
-				     0);
+		long r =
+		    raw_syscall(SYS_epoll_pwait2, es->epfd, evs, max, d < 0 ? NULL : &ts, NULL, 0);
 		if (r != -ENOSYS)
 			return r;
 		no_pwait2 = true; /* before Linux 5.11: millisecond timeouts */

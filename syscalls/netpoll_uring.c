@@ -55,7 +55,7 @@ static struct rtlock cq_lock;
 static _Atomic uint32_t unsubmitted; /* queued, not yet given to the kernel */
 /* Readiness registrations, the ring's fd and the break eventfd. */
 static struct epoll_set set = {-1, -1, 0, 0};
-static bool ops_ok;		/* the kernel waits in operations on O_NONBLOCK files */
+static bool ops_ok; /* the kernel waits in operations on O_NONBLOCK files */
 
 /* A parked G's operation: the completion's result and the word it waits on. */
 struct op_wait {

@@ -3,8 +3,7 @@
 
 void arch_context_trampoline(void) __attribute__((visibility("hidden")));
 
-void arch_context_make(struct arch_context *ctx, void *stack_top, void (*entry)(void *),
-		       void *arg)
+void arch_context_make(struct arch_context *ctx, void *stack_top, void (*entry)(void *), void *arg)
 {
 	uint32_t mxcsr;
 	uint16_t fpucw;
@@ -16,12 +15,12 @@ void arch_context_make(struct arch_context *ctx, void *stack_top, void (*entry)(
 	 * the alignment the ABI promises at function entry. */
 	uint64_t *sp = (uint64_t *)((uintptr_t)stack_top & ~(uintptr_t)15);
 	*--sp = (uint64_t)(uintptr_t)arch_context_trampoline;
-	*--sp = 0;                        /* rbp */
-	*--sp = 0;                        /* rbx */
+	*--sp = 0;			    /* rbp */
+	*--sp = 0;			    /* rbx */
 	*--sp = (uint64_t)(uintptr_t)entry; /* r12 */
-	*--sp = (uint64_t)(uintptr_t)arg; /* r13 */
-	*--sp = 0;                        /* r14 */
-	*--sp = 0;                        /* r15 */
+	*--sp = (uint64_t)(uintptr_t)arg;   /* r13 */
+	*--sp = 0;			    /* r14 */
+	*--sp = 0;			    /* r15 */
 	*--sp = mxcsr;
 	*--sp = fpucw;
 	ctx->sp = sp;
