@@ -600,8 +600,9 @@ top:;
 	}
 
 	/* Go's non-blocking netpoll before stealing. With io_uring this
-	 * reads the shared completion ring, no system call; skipped while an
-	 * M blocks in the poller (lastpoll == 0), which will see the events. */
+	 * submits what Gs queued and reads the shared completion ring; the
+	 * backends make a system call for readiness only when some G waits
+	 * for it and no M is blocked in the poller (which will see it). */
 	if (netpoll_nonblock(m)) {
 		g = runq_get(&pp->runq, inherit);
 		if (g)
@@ -668,10 +669,10 @@ top:;
 	if (np && atomic_compare_exchange_strong(&sched.polling, &none, POLL_NETPOLL)) {
 		int64_t until = timers_earliest();
 		atomic_store(&sched.poll_until, until);
-		/* lastpoll = 0 tells other Ms not to poll: we will see the
+		/* lastpoll = 0 tells sysmon not to poll: we will see the
 		 * events. The seq_cst stores above order the re-check below
-		 * after our publication (a readier either sees polling and
-		 * breaks us, or we see its G). */
+		 * after our publication: a G readied after it wakes another M
+		 * (wakep), a sooner timer breaks us (poll_break_if_later). */
 		atomic_store(&sched.lastpoll, 0);
 		if (atomic_load(&sched.runqsize) == 0 && !any_runq_nonempty())
 			netpoll_run(m, np, until ? until : -1);

@@ -107,7 +107,7 @@ int epset_poll(struct epoll_set *es, int64_t until, int (*other)(uint64_t tag))
 			raw_syscall(SYS_read, es->wake_fd, &v, sizeof v);
 			atomic_store(&es->wake_pending, 0);
 		} else if (netpoll_is_tag(tag)) {
-			n += netpoll_dispatch(tag, false);
+			n += netpoll_dispatch(tag);
 		} else if (other) {
 			n += other(tag);
 		}

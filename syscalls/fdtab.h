@@ -27,8 +27,7 @@ enum fd_kind {
 };
 
 /* Netpoll registration state, a bit mask. Both backends register both
- * directions once; a backend whose registrations end (one-shot) clears a
- * direction's bit when its event comes (netpoll_dispatch, ended). */
+ * directions at the first wait, for the fd's life. */
 enum {
 	ARM_R = 1,
 	ARM_W = 2,

@@ -138,7 +138,7 @@ int netpoll_arm(int fd, struct fdinfo *fi, int dirs)
 	int want = dirs & ~a;
 	if (want && !(a & ARM_NEVER)) {
 		uint32_t epoch = atomic_load(&fi->arm_tag);
-		int r = b->arm(fd, netpoll_tag(fd, 0, epoch), want);
+		int r = b->arm(fd, netpoll_tag(fd, epoch), want);
 		if (r == -EPERM)
 			a |= ARM_NEVER;
 		else if (r >= 0)
@@ -160,7 +160,7 @@ void netpoll_disarm(int fd, struct fdinfo *fi)
 	int armed = atomic_load(&fi->armed) & (ARM_R | ARM_W);
 	bool ops = atomic_load(&fi->ops) != 0;
 	if (b && (armed || ops))
-		b->disarm(fd, netpoll_tag(fd, 0, epoch), armed, ops);
+		b->disarm(fd, netpoll_tag(fd, epoch), armed, ops);
 	atomic_store(&fi->armed, 0);
 	rtlock_unlock(&fi->lock);
 }
@@ -192,21 +192,13 @@ void netpoll_fd_event(struct fdinfo *fi)
 		sched_stat_netpoll((uint64_t)n);
 }
 
-int netpoll_dispatch(uint64_t tag, bool ended)
+int netpoll_dispatch(uint64_t tag)
 {
-	int fd = (int)((tag >> 32) & 0x1fffffff);
-	int dir = (int)((tag >> 61) & 3);
-	struct fdinfo *fi = fdtab_get(fd, false);
+	struct fdinfo *fi = fdtab_get((int)((tag >> 32) & 0x7fffffff), false);
+	/* A stale epoch: the event of a registration dropped at a close (the
+	 * fd number may be in use again, with a registration of its own). */
 	if (!fi || atomic_load(&fi->arm_tag) != (uint32_t)tag)
-		return 0; /* a registration of a closed fd */
-	if (ended && dir) {
-		/* Under the lock arming holds, so this cannot overtake the
-		 * store of the bit for the same poll. */
-		rtlock_lock(&fi->lock);
-		if (atomic_load(&fi->arm_tag) == (uint32_t)tag)
-			atomic_fetch_and(&fi->armed, (uint8_t)~dir);
-		rtlock_unlock(&fi->lock);
-	}
+		return 0;
 	netpoll_fd_event(fi);
 	return 1;
 }

@@ -42,9 +42,9 @@ struct netpoll_backend {
 	const char *name;
 	/* 0, or -errno (the reason goes in the fallback notice). */
 	int (*init)(char *why, int whylen);
-	/* Arms fd for dirs (ARM_R, ARM_W); events carry tag with the
-	 * direction in it (netpoll_tag). Returns the ARM_* bits now armed,
-	 * -EPERM when fd cannot be polled (regular files), or -errno. */
+	/* Arms fd for at least dirs (ARM_R, ARM_W); its events carry tag
+	 * (netpoll_tag). Returns the ARM_* bits now armed, -EPERM when fd
+	 * cannot be polled (regular files), or -errno. */
 	int (*arm)(int fd, uint64_t tag, int dirs);
 	/* Drops fd's registration and cancels its operations in flight,
 	 * before the fd is closed. */
@@ -78,17 +78,19 @@ long netpoll_op(struct fdinfo *fi, const struct netpoll_op *op);
 
 /* Bumps fi's seq and wakes everything waiting on it. */
 void netpoll_fd_event(struct fdinfo *fi);
-/* A backend saw tag's fd become ready (ended: that registration is over
- * and the next wait must arm again). Returns how many it woke. */
-int netpoll_dispatch(uint64_t tag, bool ended);
-/* Tags: bit 63 set, the direction in bits 61-62, fd, the fd's epoch. */
-static inline uint64_t netpoll_tag(int fd, int dir, uint32_t epoch)
+/* A backend saw tag's fd become ready. Returns how many it woke. */
+int netpoll_dispatch(uint64_t tag);
+/* An fd's tag: bit 63 set, the fd, and the fd's epoch (bumped when it is
+ * closed, so events of an old registration are ignored). Backends keep
+ * their own tags below 4096 (never a tag, nor a pointer); UINT64_MAX is the
+ * epoll set's break. */
+static inline uint64_t netpoll_tag(int fd, uint32_t epoch)
 {
-	return 1ULL << 63 | (uint64_t)dir << 61 | (uint64_t)(uint32_t)fd << 32 | epoch;
+	return 1ULL << 63 | (uint64_t)(uint32_t)fd << 32 | epoch;
 }
 static inline bool netpoll_is_tag(uint64_t v)
 {
-	return v >> 63;
+	return v >> 63 && v != UINT64_MAX;
 }
 
 /* Gs parked on fds and operations now; the epoll backend skips its

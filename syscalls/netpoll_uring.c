@@ -41,8 +41,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define IGNORE_TAG (UINT64_MAX - 1)
-#define RING_TAG   (UINT64_MAX - 2)
+/* Backend tags (netpoll.h): the ring's fd in the epoll set, and requests
+ * whose completion nobody waits for (cancellations). */
+#define RING_TAG   1
+#define IGNORE_TAG 2
 /* Completions taken per poll: half a P's run queue, so readying them never
  * spills the oldest queued Gs to the global queue behind newer ones (which
  * would reorder a server's connections and stretch its tail latency). The
@@ -246,18 +248,15 @@ static int reap(void)
 {
 	if (!rtlock_trylock(&cq_lock))
 		return 0; /* another M is reaping: it will dispatch these */
-	int n = 0, ops = 0;
-	while (n + ops < REAP_MAX) {
+	int ops = 0;
+	while (ops < REAP_MAX) {
 		struct io_uring_cqe *cqes[64];
 		unsigned got = io_uring_peek_batch_cqe(&ring, cqes, 64);
 		if (got == 0)
 			break;
 		for (unsigned i = 0; i < got; i++) {
 			uint64_t tag = io_uring_cqe_get_data64(cqes[i]);
-			if (tag == IGNORE_TAG) {
-			} else if (netpoll_is_tag(tag)) {
-				n += netpoll_dispatch(tag, true);
-			} else {
+			if (tag != IGNORE_TAG) {
 				op_complete((struct op_wait *)(uintptr_t)tag, cqes[i]->res);
 				ops++;
 			}
@@ -267,7 +266,7 @@ static int reap(void)
 	rtlock_unlock(&cq_lock);
 	if (ops)
 		sched_stat_netpoll((uint64_t)ops);
-	return n + ops;
+	return ops;
 }
 
 static int uring_poll(int64_t until)
