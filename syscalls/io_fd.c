@@ -61,29 +61,35 @@ static void stdio_slot(int oldfd, int newfd)
 		atomic_store(&fdtab_get(oldfd, false)->kind, FD_BLOCKING);
 }
 
-EXPORT int dup3(int oldfd, int newfd, int flags)
+/* dup2 and dup3 close newfd first; its netpoll registration and
+ * operations in flight must go before that (they name the old file), but
+ * not if the call then fails on oldfd and leaves newfd as it was. Checking
+ * oldfd first leaves only a race the program itself made (another thread
+ * closing oldfd meanwhile). */
+static long dup_onto(long nr, int oldfd, int newfd, int flags)
 {
-	if (oldfd != newfd)
-		fdtab_closing(newfd); /* dup3 closes newfd first */
-	long r = raw_syscall(SYS_dup3, oldfd, newfd, flags);
-	if (r >= 0) {
+	if (oldfd != newfd && newfd >= 0) {
+		if (raw_syscall(SYS_fcntl, oldfd, F_GETFD) < 0)
+			return -EBADF;
+		fdtab_closing(newfd);
+	}
+	long r = nr == SYS_dup3 ? raw_syscall(SYS_dup3, oldfd, newfd, flags)
+				: raw_syscall(SYS_dup2, oldfd, newfd);
+	if (r >= 0 && oldfd != newfd) {
 		fdtab_dup(oldfd, newfd);
 		stdio_slot(oldfd, newfd);
 	}
-	return (int)sys_ret(r);
+	return r;
+}
+
+EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	return (int)sys_ret(dup_onto(SYS_dup3, oldfd, newfd, flags));
 }
 
 EXPORT int dup2(int oldfd, int newfd)
 {
-	if (oldfd == newfd) /* dup2 checks oldfd and does nothing else */
-		return (int)sys_ret(raw_syscall(SYS_fcntl, oldfd, F_GETFD) < 0 ? -EBADF : newfd);
-	fdtab_closing(newfd);
-	long r = raw_syscall(SYS_dup2, oldfd, newfd);
-	if (r >= 0) {
-		fdtab_dup(oldfd, newfd);
-		stdio_slot(oldfd, newfd);
-	}
-	return (int)sys_ret(r);
+	return (int)sys_ret(dup_onto(SYS_dup2, oldfd, newfd, 0));
 }
 
 EXPORT int fcntl(int fd, int cmd, ...)
