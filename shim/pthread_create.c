@@ -35,6 +35,9 @@ static void prepare(struct g *g, void *p)
 	t->start = c->start;
 	t->arg = c->arg;
 	t->keys[0] = t->keys0;
+	/* A new kernel thread starts with its creator's name, as Linux
+	 * copies comm at clone. */
+	thread_name_get(thread_self(), t->created_name, sizeof t->created_name);
 	atomic_store(&t->join, c->detached ? JOIN_DETACHED : JOIN_JOINABLE);
 	*c->handle = (pthread_t)t;
 }

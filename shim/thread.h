@@ -46,6 +46,12 @@ struct thread {
 	_Atomic uint32_t join;	  /* enum join_state; joiners wait on it */
 	_Atomic uint32_t joiners; /* 0 or 1: a second joiner gets EINVAL */
 
+	/* pthread_setname_np's (15 bytes and a NUL) once name_set; until
+	 * then the name is the one it was created with (created_name). */
+	char name[16];
+	char created_name[16];
+	bool name_set;
+
 	struct key_slot *keys[KEY_BLOCKS]; /* keys[0] == keys0 once used */
 	struct key_slot keys0[KEY_BLOCK];
 };
@@ -70,6 +76,9 @@ static inline uint32_t thread_self_id(void)
 /* pthread_t -> record, or NULL if it is not one of ours. */
 struct thread *thread_from_handle(pthread_t t);
 uint32_t thread_new_id(void);
+
+/* thread_name.c: t's name into buf (NUL-terminated, truncated to len). */
+void thread_name_get(struct thread *t, char *buf, size_t len);
 
 /* bootstrap.c */
 void gmpt_bootstrap(void);
