@@ -130,21 +130,31 @@ static bool safe_point(void *uc, struct g *g)
 	return false;
 }
 
+/* A signal gmpt did not send: what the program asked for, or the
+ * default action if it asked for nothing. */
 static void call_user_action(int sig, siginfo_t *si, void *uc)
 {
-	if (!atomic_load(&user_action_set))
-		return; /* SIGURG's default action is to ignore it */
 	struct sigaction *a = &user_action;
-	if (a->sa_flags & SA_SIGINFO) {
-		a->sa_sigaction(sig, si, uc);
-	} else if (a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN) {
-		a->sa_handler(sig);
-	} else if (a->sa_handler == SIG_DFL && sig != SIGURG && sig != SIGCHLD && sig != SIGWINCH) {
-		/* Another signal was chosen whose default is to terminate:
-		 * let it, as it would have without gmpt. */
-		signal(sig, SIG_DFL);
-		raw_syscall(SYS_tgkill, getpid(), raw_syscall(SYS_gettid), sig);
+	bool dfl = !atomic_load(&user_action_set) ||
+		   (!(a->sa_flags & SA_SIGINFO) && a->sa_handler == SIG_DFL);
+	if (!dfl) {
+		if (a->sa_flags & SA_SIGINFO)
+			a->sa_sigaction(sig, si, uc);
+		else if (a->sa_handler != SIG_IGN)
+			a->sa_handler(sig);
+		return;
 	}
+	if (sig == SIGURG || sig == SIGCHLD || sig == SIGWINCH)
+		return; /* their default action is to ignore them */
+	/* The default of the others is to terminate: put it back in the
+	 * kernel (past the shim's sigaction, which would only record it)
+	 * and send the signal again; it is blocked in this handler and
+	 * kills the process as soon as the handler returns. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	REAL(sigaction_fn, sigaction)(sig, &sa, NULL);
+	raw_syscall(SYS_tgkill, getpid(), raw_syscall(SYS_gettid), sig);
 }
 
 static void preempt_handler(int sig, siginfo_t *si, void *uc)

@@ -23,26 +23,24 @@
 
 extern char **environ;
 
+static bool restore_one(int fd, struct fdinfo *fi, void *mark)
+{
+	if (atomic_load(&fi->kind) != FD_POLLED || fdtab_user_nonblock(fi))
+		return false;
+	long fdfl = raw_syscall(SYS_fcntl, fd, F_GETFD);
+	if (fdfl < 0 || (fdfl & FD_CLOEXEC))
+		return false;
+	long fl = raw_syscall(SYS_fcntl, fd, F_GETFL);
+	if (fl >= 0)
+		raw_syscall(SYS_fcntl, fd, F_SETFL, fl & ~O_NONBLOCK);
+	if (*(bool *)mark)
+		atomic_store(&fi->kind, FD_BLOCKING);
+	return false;
+}
+
 static void restore_blocking(bool mark)
 {
-	for (int fd = 0; fd < (1 << 22); fd++) {
-		struct fdinfo *fi = fdtab_get(fd, false);
-		if (!fi) {
-			if (fd % 1024 == 0 && !fdtab_get(fd + 1023, false))
-				fd += 1023; /* a page never allocated */
-			continue;
-		}
-		if (atomic_load(&fi->kind) != FD_POLLED || fdtab_user_nonblock(fi))
-			continue;
-		long fdfl = raw_syscall(SYS_fcntl, fd, F_GETFD);
-		if (fdfl < 0 || (fdfl & FD_CLOEXEC))
-			continue;
-		long fl = raw_syscall(SYS_fcntl, fd, F_GETFL);
-		if (fl >= 0)
-			raw_syscall(SYS_fcntl, fd, F_SETFL, fl & ~O_NONBLOCK);
-		if (mark)
-			atomic_store(&fi->kind, FD_BLOCKING);
-	}
+	fdtab_for_each(restore_one, &mark);
 }
 
 typedef int (*execve_fn)(const char *, char *const[], char *const[]);

@@ -162,6 +162,28 @@ static bool same_description(int a, int b)
 	return fa >= 0 && fb >= 0 && (fa & O_ACCMODE) == (fb & O_ACCMODE);
 }
 
+void fdtab_for_each(bool (*fn)(int fd, struct fdinfo *fi, void *ctx), void *ctx)
+{
+	for (int page = 0; page < MAX_PAGES; page++) {
+		struct fdinfo *p = atomic_load(&pages[page]);
+		if (!p)
+			continue;
+		for (int i = 0; i < PAGE_FDS; i++)
+			if (fn(page * PAGE_FDS + i, &p[i], ctx))
+				return;
+	}
+}
+
+static bool adopt_if_same(int other, struct fdinfo *fi, void *ctx)
+{
+	int fd = *(int *)ctx;
+	if (other == fd || atomic_load(&fi->kind) != FD_POLLED || fdtab_user_nonblock(fi) ||
+	    !same_description(fd, other))
+		return false;
+	fdtab_dup(other, fd);
+	return true;
+}
+
 void fdtab_adopt_received(int fd)
 {
 	long fl = raw_syscall(SYS_fcntl, fd, F_GETFL);
@@ -170,19 +192,5 @@ void fdtab_adopt_received(int fd)
 	/* Non-blocking underneath: set by the sender, or by us if the
 	 * description is one of ours passed within this process. Only a
 	 * description the program wants blocking needs our entry. */
-	for (int page = 0; page < MAX_PAGES; page++) {
-		struct fdinfo *p = atomic_load(&pages[page]);
-		if (!p)
-			continue;
-		for (int i = 0; i < PAGE_FDS; i++) {
-			int other = page * PAGE_FDS + i;
-			if (other == fd || atomic_load(&p[i].kind) != FD_POLLED ||
-			    fdtab_user_nonblock(&p[i]))
-				continue;
-			if (same_description(fd, other)) {
-				fdtab_dup(other, fd);
-				return;
-			}
-		}
-	}
+	fdtab_for_each(adopt_if_same, &fd);
 }

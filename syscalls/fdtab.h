@@ -86,6 +86,10 @@ void fdtab_dup(int oldfd, int newfd);
  * the calls that should park. NULL otherwise. */
 struct fdinfo *fdtab_parkable(int fd);
 
+/* Calls fn for every entry of an allocated page (whatever its kind),
+ * until fn returns true. */
+void fdtab_for_each(bool (*fn)(int fd, struct fdinfo *fi, void *ctx), void *ctx);
+
 /* fd arrived in SCM_RIGHTS: if it is one of our descriptions (passed
  * within the process), it gets the entry of the fd it duplicates. */
 void fdtab_adopt_received(int fd);

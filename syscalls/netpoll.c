@@ -41,6 +41,14 @@ static void notice(const char *msg)
 
 static void netpoll_forget_after_fork(void);
 
+static bool forget_registration(int fd, struct fdinfo *fi, void *ctx)
+{
+	(void)fd;
+	(void)ctx;
+	atomic_store(&fi->armed, 0);
+	return false;
+}
+
 /* First use: io_uring unless told otherwise, epoll if io_uring cannot be
  * set up (kernel.io_uring_disabled, a seccomp profile, an old kernel),
  * saying so once. A forced backend that fails is fatal: the user asked
@@ -113,16 +121,7 @@ static void netpoll_forget_after_fork(void)
 	atomic_store(&backend, NULL);
 	sched_set_poller(NULL);
 	atomic_store(&init_state, 0);
-	for (int fd = 0;; fd++) {
-		struct fdinfo *fi = fdtab_get(fd, false);
-		if (!fi) {
-			if (fd >= (1 << 22))
-				break;
-			fd |= 1023; /* an unallocated page: skip it */
-			continue;
-		}
-		atomic_store(&fi->armed, 0);
-	}
+	fdtab_for_each(forget_registration, NULL);
 }
 
 int netpoll_arm(int fd, struct fdinfo *fi, int dirs)
