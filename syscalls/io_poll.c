@@ -140,7 +140,16 @@ static long poll_check(void *p)
 {
 	struct poll_ctx *c = p;
 	struct timespec zero = {0, 0};
-	return raw_syscall(SYS_ppoll, c->fds, c->n, &zero, c->mask, c->mask ? _NSIG / 8 : 0, 0);
+	long r;
+	/* The kernel's poll and select fail with EINTR when a signal is
+	 * pending, even with a zero timeout: gmpt's preemption signal may be.
+	 * A look is not a wait the program made, and a parked wait is never
+	 * interrupted (see the top of this file): look again. */
+	do
+		r = raw_syscall(SYS_ppoll, c->fds, c->n, &zero, c->mask, c->mask ? _NSIG / 8 : 0,
+				0);
+	while (r == -EINTR);
+	return r;
 }
 
 static int do_poll(struct pollfd *fds, nfds_t n, int64_t deadline, bool forever,
@@ -221,6 +230,8 @@ static long select_check(void *p)
 {
 	struct select_ctx *c = p;
 	fd_set *sets[3];
+	long r;
+again:
 	for (int k = 0; k < 3; k++) {
 		sets[k] = c->in[k];
 		if (sets[k])
@@ -231,8 +242,11 @@ static long select_check(void *p)
 		const sigset_t *ss;
 		size_t len;
 	} sig = {c->mask, _NSIG / 8};
-	return raw_syscall(SYS_pselect6, c->nfds, sets[0], sets[1], sets[2], &zero,
-			   c->mask ? &sig : NULL);
+	r = raw_syscall(SYS_pselect6, c->nfds, sets[0], sets[1], sets[2], &zero,
+			c->mask ? &sig : NULL);
+	if (r == -EINTR) /* as in poll_check; the sets are set again */
+		goto again;
+	return r;
 }
 
 /* deadline: -1 none (zero timeout: do not wait), 0 forever. */
