@@ -20,10 +20,17 @@ static size_t g_alloc_size(void)
 static void g_reset(struct g *g)
 {
 	/* Keep timer_seq: stale timer entries that still name this G must
-	 * never match a future wait (see timers.c). */
+	 * never match a future wait (see timers.c). Keep the TCB too (per-G
+	 * TLS): glibc cannot free its malloc cache from outside, so a TCB
+	 * lives as long as its G. The scheduler that ran the G's last switch
+	 * may still be on it: wait until it is not. */
 	uint64_t seq = atomic_load(&g->timer_seq);
+	void *tcb = g->tls_base;
+	if (tcb)
+		tls_wait_free(g);
 	memset(g, 0, g_alloc_size());
 	atomic_store(&g->timer_seq, seq);
+	g->tls_base = tcb;
 	atomic_store(&g->wait_bucket, -1);
 	g->timer_p = -1;
 }

@@ -14,12 +14,14 @@
 #include "sched/gfree.h"
 #include "sched/osthread.h"
 #include "sched/fiber.h"
+#include "sched/tcb.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -86,6 +88,21 @@ _Noreturn void sched_fatal(const char *fmt, ...)
 	ssize_t w = write(2, buf, (size_t)n);
 	(void)w;
 	abort();
+}
+
+void sched_notice(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = snprintf(buf, sizeof buf, "gmpt: ");
+	n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof buf - 2)
+		n = (int)sizeof buf - 2;
+	buf[n++] = '\n';
+	ssize_t w = write(2, buf, (size_t)n);
+	(void)w;
 }
 
 bool sched_ready(void)
@@ -358,8 +375,11 @@ void handoffp(struct p *pp)
 }
 
 /* Go's stopm: park this M until startm hands it a P. */
+static void tls_release(struct m *m);
+
 static void stopm(struct m *m)
 {
+	tls_release(m);
 	rtlock_lock(&sched.lock);
 	mput(m);
 	rtlock_unlock(&sched.lock);
@@ -674,9 +694,10 @@ top:;
 		 * after our publication: a G readied after it wakes another M
 		 * (wakep), a sooner timer breaks us (poll_break_if_later). */
 		atomic_store(&sched.lastpoll, 0);
-		if (atomic_load(&sched.runqsize) == 0 && !any_runq_nonempty())
+		if (atomic_load(&sched.runqsize) == 0 && !any_runq_nonempty()) {
+			tls_release(m);
 			netpoll_run(m, np, until ? until : -1);
-		else
+		} else
 			netpoll_run(m, np, 0);
 		atomic_store(&sched.lastpoll, nanotime());
 		atomic_store(&sched.poll_until, 0);
@@ -692,8 +713,10 @@ top:;
 		int64_t until = timers_earliest();
 		if (until != 0) {
 			atomic_store(&sched.poll_until, until);
-			if (atomic_load(&sched.runqsize) == 0 && !any_runq_nonempty())
+			if (atomic_load(&sched.runqsize) == 0 && !any_runq_nonempty()) {
+				tls_release(m);
 				futex_wait(&sched.poll_word, word, until);
+			}
 			atomic_store(&sched.poll_until, 0);
 			atomic_store(&sched.polling, POLL_NONE);
 			if (acquire_idle_p(m))
@@ -721,10 +744,86 @@ static inline void check_stack(struct g *g)
 		    (unsigned long)g->id, (size_t)(g->stack_hi - g->stack_lo));
 }
 
+/* ---- the fs base (per-G TLS) ----
+ *
+ * Without FSGSBASE each change of the fs base is a system call (~3.5 us
+ * here), so it changes once per G switch, not twice: when a G switches
+ * away, g0 goes on running on the G's TCB (the M "holds" it: m->fs_lender,
+ * g->tls_holder), and the next G's switch-in moves the fs base straight
+ * from one G's TCB to the other's. The scheduler may use TLS meanwhile
+ * (errno, malloc's cache, m_self): the TCB is the held G's, and nobody
+ * else runs on it because
+ *  - an M about to run a G whose TCB another M holds first lets go of the
+ *    one it holds itself (tls_release), then waits for the holder to let
+ *    go (tls_wait_free). The holder is in its scheduler and lets go at its
+ *    next switch-in or before it sleeps, so the wait is short, and it
+ *    cannot be circular because a waiting M holds nothing (two Ms that
+ *    swapped Gs would otherwise each wait for the other's);
+ *  - a pooled G's TCB is re-initialised only after the same wait.
+ * The G's errno, which the scheduler may have overwritten, is saved when
+ * it switches away and written back at its switch-in (mark_running). */
+
 /* The fs base a G runs with: its own TCB, or its M's (shared TLS). */
 static inline void *g_tls(struct m *m, struct g *g)
 {
 	return g->tls_base ? g->tls_base : m->tls_base;
+}
+
+void tls_wait_free(struct g *g)
+{
+	/* Acquire: the holder's last use of the TCB happens before. */
+	for (uint32_t spins = 0; atomic_load_explicit(&g->tls_holder, memory_order_acquire) != NULL;
+	     spins++) {
+		if (spins < 1000)
+			arch_cpu_relax();
+		else
+			raw_syscall(SYS_sched_yield); /* the holder may be descheduled */
+	}
+}
+
+/* This M's scheduler stops running on the TCB it held. */
+static inline void tls_drop_lender(struct m *m)
+{
+	struct g *l = m->fs_lender;
+	if (l) {
+		m->fs_lender = NULL;
+		atomic_store_explicit(&l->tls_holder, NULL, memory_order_release);
+	}
+}
+
+/* Before this M sleeps: back on its own TCB, so the G it held can run. */
+static void tls_release(struct m *m)
+{
+	if (m->fs_now != m->tls_base) {
+		arch_tls_set_base(m->tls_base);
+		m->fs_now = m->tls_base;
+		tls_drop_lender(m);
+	}
+}
+
+static void tls_switch_in(struct m *m, struct g *g)
+{
+	void *to = g_tls(m, g);
+	if (to != m->fs_now) {
+		if (g->tls_base && atomic_load_explicit(&g->tls_holder, memory_order_acquire)) {
+			tls_release(m);
+			tls_wait_free(g);
+		}
+		arch_tls_set_base(to);
+		m->fs_now = to;
+		tls_drop_lender(m);
+	} else if (m->fs_lender == g) {
+		/* The G comes back to the M that held its TCB. */
+		m->fs_lender = NULL;
+		atomic_store_explicit(&g->tls_holder, NULL, memory_order_relaxed);
+	}
+	/* Now on the G's TCB (or the M's, shared). */
+	errno = g->saved_errno;
+	if (g->tls_base) {
+		m_set_self(m);
+		if (g->tls_base != sched.main_tcb)
+			tcb_set_tid(g->tls_base, m->tid);
+	}
 }
 
 static void mark_running(struct m *m, struct g *g)
@@ -734,8 +833,7 @@ static void mark_running(struct m *m, struct g *g)
 	g->m = m;
 	m->curg = g;
 	m->curext = g->ext;
-	errno = g->saved_errno;
-	arch_tls_switch(m->tls_base, g_tls(m, g));
+	tls_switch_in(m, g);
 }
 
 /* The part of Go's mcall callees (park_m, gosched_m, goexit0) that runs on
@@ -743,7 +841,12 @@ static void mark_running(struct m *m, struct g *g)
 static bool finish_switch(struct m *m, struct g *g)
 {
 	g->saved_errno = errno;
-	arch_tls_switch(g_tls(m, g), m->tls_base);
+	if (g->tls_base) {
+		/* Still on g's TCB; held until the next switch-in or sleep.
+		 * Published before g is (status, queue or unlock below). */
+		m->fs_lender = g;
+		atomic_store_explicit(&g->tls_holder, m, memory_order_relaxed);
+	}
 	check_stack(g);
 	m->curg = NULL;
 	m->curext = NULL;
@@ -863,6 +966,8 @@ static void m_thread_main(void *arg)
 	m_set_self(m);
 	m->tid = (pid_t)raw_syscall(SYS_gettid);
 	m->tls_base = arch_thread_pointer();
+	m->fs_now = m->tls_base;
+	m->glibc_tcb = m->tls_base;
 	fiber_m_init(m);
 	acquirep(m, m->nextp);
 	m->nextp = NULL;
@@ -1038,8 +1143,70 @@ static void g_main(void *arg)
 {
 	struct g *g = arg;
 	fiber_first_on_g(g);
+	if (g->tls_base)
+		tcb_thread_start();
 	g->entry(g->entry_arg);
 	sched_exit();
+}
+
+/* A second thread of execution exists from now on: glibc must take its
+ * locking and atomic paths (malloc's main arena and the single-threaded
+ * fast paths check these) in the main thread's TCB too, which only
+ * glibc's own pthread_create would set. */
+static void clear_single_threaded(void)
+{
+	if (sched.single_threaded_cleared)
+		return;
+	sched.single_threaded_cleared = true; /* benign race: same stores */
+	__libc_single_threaded = 0;
+	tcb_mark_multithreaded(sched.main_tp);
+}
+
+/* A new thread's TCB: the pooled G's own, reset, or a new one. */
+static bool g_tls_prepare(struct g *g)
+{
+	if (g->tls_base)
+		tcb_reset(g->tls_base);
+	else if (!(g->tls_base = tcb_create()))
+		return false;
+	void *lo;
+	size_t size, guard;
+	sched_g_stack(g, &lo, &size, &guard);
+	tcb_set_stack(g->tls_base, lo, size, guard);
+	return true;
+}
+
+bool sched_tls_per_g(void)
+{
+	return sched.tls_per_g;
+}
+
+void sched_tls_thread_exit(void)
+{
+	struct g *g = sched_current();
+	if (g && g->tls_base)
+		tcb_thread_exit();
+}
+
+void *sched_tls_enter_kernel_thread(void)
+{
+	struct m *m = m_self();
+	struct g *g = m ? m->curg : NULL;
+	if (!g || !g->tls_base || g->tls_base != sched.main_tcb || m->glibc_tcb == sched.main_tcb)
+		return NULL;
+	/* No switch can happen until leave: glibc's set*id does not park,
+	 * and preemption never stops code in libc. */
+	arch_tls_set_base(m->glibc_tcb);
+	return g->tls_base;
+}
+
+void sched_tls_leave_kernel_thread(void *token)
+{
+	if (!token)
+		return;
+	int e = errno; /* the M's TCB's */
+	arch_tls_set_base(token);
+	errno = e;
 }
 
 /* Go's newproc. */
@@ -1048,8 +1215,14 @@ struct g *sched_spawn(void (*entry)(void *), void *arg, const struct stack_spec 
 {
 	struct m *m = m_self();
 	struct p *pp = m ? m->p : NULL;
+	clear_single_threaded();
 	struct g *g = gfree_get(pp);
 	if (stack_acquire(pp, g, spec) != 0) {
+		gfree_put(pp, g);
+		return NULL;
+	}
+	if (sched.tls_per_g && !g_tls_prepare(g)) {
+		stack_release(pp, g);
 		gfree_put(pp, g);
 		return NULL;
 	}
@@ -1057,7 +1230,6 @@ struct g *sched_spawn(void (*entry)(void *), void *arg, const struct stack_spec 
 	g->entry = entry;
 	g->entry_arg = arg;
 	g->saved_errno = 0;
-	g->tls_base = NULL;
 	g->wait_reason = NULL;
 	atomic_store(&g->wait_bucket, -1);
 	atomic_store(&g->wait_node, NULL);
@@ -1081,6 +1253,16 @@ void sched_free(struct g *g)
 }
 
 /* ---- bootstrap (Go: schedinit + the main goroutine) ---- */
+
+/* The TCB glibc's thread list has for the calling kernel thread (see
+ * tcb_wrap_setxid); NULL on threads that are not Ms. A signal handler:
+ * m_self reads this M through whatever TCB is installed, and every TCB an
+ * M runs on names that M. */
+static void *listed_tcb_of_this_thread(void)
+{
+	struct m *m = m_self();
+	return m ? m->glibc_tcb : NULL;
+}
 
 void sched_init(const struct sched_config *cfg)
 {
@@ -1110,6 +1292,15 @@ void sched_init(const struct sched_config *cfg)
 	m_set_self(m0);
 	m0->tid = (pid_t)raw_syscall(SYS_gettid);
 	m0->tls_base = arch_thread_pointer();
+	m0->glibc_tcb = m0->tls_base;
+	m0->fs_now = m0->tls_base;
+	sched.main_tp = m0->tls_base;
+	const char *why = NULL;
+	if (cfg->tls_per_g && !tcb_init(&why))
+		sched_notice("per-thread TLS is not available (%s): threads share their kernel "
+			     "thread's TLS, as with GMPT_TLS=shared",
+			     why);
+	sched.tls_per_g = cfg->tls_per_g && !why;
 	if (cfg->stress_seed)
 		m0->rand = cfg->stress_seed | 1;
 	sched.mcount = 1;
@@ -1122,6 +1313,20 @@ void sched_init(const struct sched_config *cfg)
 	m0->g0_stack_lo = lo;
 	m0->g0_stack_size = size;
 	arch_context_make(&m0->g0ctx, (char *)lo + size, m0_g0_entry, m0);
+	if (sched.tls_per_g) {
+		/* The main G keeps glibc's main TCB wherever it runs, so M0's
+		 * scheduler gets a TCB of its own. */
+		sched.main_tcb = m0->fs_now;
+		sched.m_tls_off = tcb_offset_of(&gmpt_tls_m);
+		void *own = tcb_create();
+		if (!own)
+			sched_fatal("out of memory allocating the scheduler's TLS");
+		tcb_set_stack(own, lo, size, 0);
+		tcb_set_tid(own, m0->tid);
+		*(struct m **)((char *)own + sched.m_tls_off) = m0;
+		m0->tls_base = own;
+		tcb_adopt_main(sched.main_tcb);
+	}
 
 	acquirep(m0, sched.allp[0]);
 	for (int i = sched.procs - 1; i >= 1; i--)
@@ -1130,6 +1335,7 @@ void sched_init(const struct sched_config *cfg)
 	struct g *g = gfree_get(m0->p);
 	g->id = atomic_fetch_add(&sched.goid_gen, 1) + 1;
 	g->stack_kind = STACK_NONE;
+	g->tls_base = sched.main_tcb;
 	atomic_store(&g->wait_bucket, -1);
 	g->timer_p = -1;
 	stack_describe_main(g);
@@ -1140,4 +1346,6 @@ void sched_init(const struct sched_config *cfg)
 	sched_is_ready = true;
 	preempt_init();
 	sysmon_start();
+	if (sched.tls_per_g)
+		tcb_wrap_setxid(listed_tcb_of_this_thread);
 }

@@ -78,7 +78,12 @@ struct g {
 	/* Set by sysmon when the G has run for a whole time slice; cleared by
 	 * the G when it yields for it (see preempt.c). */
 	_Atomic bool preempt;
-	void *tls_base; /* NULL: run on the M's TLS */
+	/* Per-G TLS: the G's own TCB (thread pointer), kept while the G is
+	 * pooled; NULL with shared TLS (the G runs on its M's). */
+	void *tls_base;
+	/* The M whose scheduler still runs on this G's TCB after the G
+	 * switched away (see tls_switch_in in proc.c), or NULL. */
+	struct m *_Atomic tls_holder;
 	void *asan_fake_stack;
 
 	/* The shim's per-thread area follows (sched_g_ext). */
@@ -151,7 +156,16 @@ struct m {
 	bool in_netpoll;
 	uint64_t rand;
 	struct note park;
-	void *tls_base; /* the M's own TLS base */
+	void *tls_base; /* the M's own TCB: its scheduler's when it sleeps */
+	/* The TCB the kernel thread's fs base points at now, and the G it
+	 * belongs to if that is a G's that g0 kept after the G switched away
+	 * (the fs base is switched once per G switch, not twice). */
+	void *fs_now;
+	struct g *fs_lender;
+	/* The TCB glibc's thread list names for this kernel thread (its
+	 * set*id signal handler must run on it): tls_base, or for M0 the main
+	 * thread's, which the main G keeps. */
+	void *glibc_tcb;
 
 	/* What g0 must do right after the current G switched to it. */
 	enum m_after after;
@@ -211,6 +225,12 @@ struct sched {
 	void (*on_g_dead)(struct g *);
 
 	uint64_t stress_seed; /* GMPT_STRESS: randomise scheduling decisions */
+
+	bool tls_per_g; /* every G has its own TCB (sched/tcb.h) */
+	void *main_tcb; /* the main G's: glibc's, its tid stays M0's */
+	void *main_tp;	/* the main thread's TCB, in either mode */
+	bool single_threaded_cleared;
+	ptrdiff_t m_tls_off; /* gmpt_tls_m's offset from the thread pointer */
 };
 
 enum { POLL_NONE, POLL_FUTEX, POLL_NETPOLL };
@@ -227,6 +247,8 @@ static inline struct m *m_self(void)
 }
 void handoffp(struct p *pp);
 void m_set_self(struct m *m);
+/* Waits until no M's scheduler runs on g's TCB any more (proc.c). */
+void tls_wait_free(struct g *g);
 
 int64_t nanotime(void);
 uint32_t fastrand(struct m *m);

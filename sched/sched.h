@@ -21,6 +21,7 @@ struct sched_config {
 	int max_threads;		/* kernel threads (Ms) allowed; fatal beyond */
 	bool preempt;			/* sysmon preempts Gs that run 10 ms */
 	int preempt_signal;		/* the signal that does it */
+	bool tls_per_g;			/* a TCB per G; false: Gs use their M's TLS */
 };
 
 /* Turns the calling (main) thread into the first G, running on M0 with P0. */
@@ -87,6 +88,20 @@ void sched_free(struct g *g);
 
 void sched_gosched(void);
 
+/* Whether each G has its own TLS (false: shared TLS, by request or
+ * because this glibc is not one gmpt can do it for). */
+bool sched_tls_per_g(void);
+/* Around a glibc call that must see the calling kernel thread's own
+ * struct pthread as THREAD_SELF (glibc's set*id, which signals every other
+ * kernel thread on its list): only the main G, whose TCB glibc lists as
+ * the first kernel thread's, is moved (to its M's own TCB); errno comes
+ * back with it. Returns what leave needs (NULL: nothing moved). */
+void *sched_tls_enter_kernel_thread(void);
+void sched_tls_leave_kernel_thread(void *token);
+/* On a G that ends, before key destructors: its thread_local destructors
+ * (only with per-G TLS; with shared TLS they belong to the M). */
+void sched_tls_thread_exit(void);
+
 /* Around a system call that may block for long (Go's entersyscallblock and
  * exitsyscall): the P is handed to another M first, and afterwards the G
  * gets an idle P back or is queued for one while this M sleeps. No-ops
@@ -146,5 +161,7 @@ int sched_procs(void);
 /* Sets errno on the kernel thread the caller runs on now (see nanotime.c). */
 void sched_set_errno(int e);
 _Noreturn void sched_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One line on stderr, "gmpt: " first. */
+void sched_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -92,6 +92,7 @@ void gmpt_bootstrap(void)
 	    .max_threads = cfg.max_threads,
 	    .preempt = cfg.preempt,
 	    .preempt_signal = cfg.preempt_signal,
+	    .tls_per_g = cfg.tls_per_g,
 	};
 	sched_init(&sc);
 	netpoll_configure(cfg.netpoll);

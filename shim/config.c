@@ -42,9 +42,9 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-static const char *known[] = {"GMPT_PROCS",   "GMPT_STRESS",	     "GMPT_MAXTHREADS",
-			      "GMPT_PREEMPT", "GMPT_PREEMPT_SIGNAL", "GMPT_NETPOLL",
-			      "GMPT_DEBUG"};
+static const char *known[] = {
+    "GMPT_PROCS",	   "GMPT_STRESS",  "GMPT_MAXTHREADS", "GMPT_PREEMPT",
+    "GMPT_PREEMPT_SIGNAL", "GMPT_NETPOLL", "GMPT_DEBUG",      "GMPT_TLS"};
 
 /* Signals that cannot be caught, that the kernel sends for faults, or
  * that programs commonly rely on for their own purposes. */
@@ -109,6 +109,13 @@ void config_load(struct gmpt_config *cfg)
 	cfg->preempt_signal = SIGURG;
 	cfg->netpoll = NETPOLL_AUTO;
 	cfg->debug_stats = false;
+	/* Under the sanitizer runtime, whose per-thread state lives in TLS
+	 * (each G would start with an empty one), Gs use their M's TLS. */
+#ifdef GMPT_ASAN
+	cfg->tls_per_g = false;
+#else
+	cfg->tls_per_g = true;
+#endif
 
 	for (char **e = environ; e && *e; e++) {
 		if (strncmp(*e, "GMPT_", 5) != 0)
@@ -189,6 +196,18 @@ void config_load(struct gmpt_config *cfg)
 			config_error("%s='%s': expected uring or epoll (default: io_uring, epoll "
 				     "if io_uring cannot be set up)",
 				     "GMPT_NETPOLL", v);
+	}
+
+	v = getenv("GMPT_TLS");
+	if (v) {
+		if (strcmp(v, "per-thread") == 0)
+			cfg->tls_per_g = true;
+		else if (strcmp(v, "shared") == 0)
+			cfg->tls_per_g = false;
+		else
+			config_error("%s='%s': expected per-thread (each thread its own TLS, the "
+				     "default) or shared (threads use their kernel thread's)",
+				     "GMPT_TLS", v);
 	}
 
 	v = getenv("GMPT_DEBUG");

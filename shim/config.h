@@ -16,6 +16,7 @@ struct gmpt_config {
 	int preempt_signal;   /* GMPT_PREEMPT_SIGNAL */
 	int netpoll;	      /* GMPT_NETPOLL: enum netpoll_choice */
 	bool debug_stats;     /* GMPT_DEBUG=stats */
+	bool tls_per_g;	      /* GMPT_TLS: per-thread (default) or shared */
 };
 
 /* Parses the environment. A bad value prints one line naming the variable

@@ -8,6 +8,8 @@ typedef void (*exit_fn)(void *) __attribute__((noreturn));
 _Noreturn void thread_finish(struct thread *t, void *retval)
 {
 	t->retval = retval;
+	/* glibc's order: thread_local destructors, then key destructors. */
+	sched_tls_thread_exit();
 	keys_run_destructors(t);
 	sched_exit();
 }

@@ -1,0 +1,324 @@
+/* sched/tcb_glibc.c - per-G thread control blocks in glibc 2.36's layout.
+ *
+ * The dynamic loader allocates and fills the TLS blocks (_dl_allocate_tls,
+ * GLIBC_PRIVATE, the function glibc's own pthread_create uses), so modules
+ * loaded at start-up, dlopened static-TLS modules and dynamic TLS all come
+ * out as for a glibc thread. What glibc's pthread_create then writes into
+ * struct pthread, gmpt writes here: the header words the compiler and libc
+ * read through %fs (self pointers, stack and pointer guards, CET feature
+ * bits, multiple_threads), the list and robust-list heads, the key block
+ * pointer, the stack block, and rseq's cpu_id set to "not registered" so
+ * sched_getcpu asks the kernel (the kernel only updates the rseq area of
+ * each kernel thread's own TCB, and a G moves between them).
+ *
+ * Offsets are glibc 2.36's for x86-64. tcb_init checks each one it can
+ * against the main thread (glibc's libthread_db descriptors, the kernel's
+ * robust-list and rseq registrations, the values glibc stores for the main
+ * thread) and refuses any other glibc version. */
+#include "sched/tcb.h"
+#include "arch/arch.h"
+#include "arch/syscall.h"
+#include "sched/sched.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <gnu/libc-version.h>
+#include <link.h>
+#include <locale.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+/* struct pthread, glibc 2.36, x86-64. */
+#define PT_SIZE		     2368
+#define PT_HDR_TCB	     0
+#define PT_HDR_SELF	     16
+#define PT_HDR_MULTI	     24
+#define PT_HDR_SYSINFO	     32
+#define PT_HDR_STACK_GUARD   40
+#define PT_HDR_PTR_GUARD     48
+#define PT_HDR_FEATURE_1     72
+#define PT_LIST		     704
+#define PT_TID		     720
+#define PT_ROBUST_HEAD	     736 /* list, futex_offset, list_op_pending */
+#define PT_CANCELHANDLING    776
+#define PT_SPECIFIC_1ST	     784
+#define PT_SPECIFIC	     1296
+#define PT_START_ROUTINE     1592
+#define PT_STACKBLOCK	     1680
+#define PT_STACKBLOCK_SIZE   1688
+#define PT_GUARDSIZE	     1696
+#define PT_REP_GUARDSIZE     1704
+#define PT_RES		     1720
+#define PT_RES_SIZE	     568
+#define RSEQ_AREA_SIZE	     32
+#define RSEQ_CPU_ID	     4
+#define RSEQ_NOT_REGISTERED  (-2) /* RSEQ_CPU_ID_REGISTRATION_FAILED */
+#define RSEQ_SIG	     0x53053053
+#define RSEQ_FLAG_UNREGISTER 1
+
+/* libc's own TLS block is at most this big (0x90 in 2.36). */
+#define LIBC_TLS_MAX 512
+
+typedef void *(*allocate_tls_fn)(void *);
+typedef void (*deallocate_tls_fn)(void *, bool);
+typedef void (*call_tls_dtors_fn)(void);
+
+static struct {
+	allocate_tls_fn allocate;
+	deallocate_tls_fn deallocate;
+	call_tls_dtors_fn call_tls_dtors;
+	char *main_tp;
+	ptrdiff_t rseq_off;
+	ptrdiff_t resp_off; /* libc's __resp: the thread's resolver state */
+	ptrdiff_t errno_off;
+	ptrdiff_t libc_tls_off; /* libc's static TLS block */
+	size_t libc_tls_size;
+	int64_t robust_futex_offset;
+} tcb;
+
+extern const unsigned int __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+extern void *__libc_stack_end;
+
+#define FIELD(tp, off, type) (*(type *)((char *)(tp) + (off)))
+
+ptrdiff_t tcb_offset_of(const void *tls_var)
+{
+	return (const char *)tls_var - (const char *)arch_thread_pointer();
+}
+
+/* libthread_db's descriptor for a struct pthread field: {bits, count,
+ * offset}. The size descriptor keeps the size in its first word. */
+static bool db_field_is(const char *name, uint32_t want_offset)
+{
+	const uint32_t *d = dlsym(RTLD_DEFAULT, name);
+	return d && d[2] == want_offset;
+}
+
+struct libc_block_search {
+	uintptr_t errno_addr;
+	uintptr_t lo;
+	size_t size;
+};
+
+static int find_libc_block(struct dl_phdr_info *info, size_t len, void *p)
+{
+	(void)len;
+	struct libc_block_search *s = p;
+	if (!info->dlpi_tls_data)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = (uintptr_t)info->dlpi_tls_data;
+		if (ph->p_type == PT_TLS && s->errno_addr >= lo &&
+		    s->errno_addr < lo + ph->p_memsz) {
+			s->lo = lo;
+			s->size = ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+bool tcb_init(const char **why)
+{
+	char *tp = arch_thread_pointer();
+	tcb.main_tp = tp;
+	if (strcmp(gnu_get_libc_version(), "2.36") != 0) {
+		*why = "it supports glibc 2.36 only";
+		return false;
+	}
+	tcb.allocate = (allocate_tls_fn)dlvsym(RTLD_DEFAULT, "_dl_allocate_tls", "GLIBC_PRIVATE");
+	tcb.deallocate =
+	    (deallocate_tls_fn)dlvsym(RTLD_DEFAULT, "_dl_deallocate_tls", "GLIBC_PRIVATE");
+	tcb.call_tls_dtors = (call_tls_dtors_fn)dlsym(RTLD_DEFAULT, "__call_tls_dtors");
+	if (!tcb.allocate || !tcb.deallocate || !tcb.call_tls_dtors) {
+		*why = "the dynamic loader does not export its TLS allocator";
+		return false;
+	}
+	const uint32_t *size = dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
+	if (!size || size[0] != PT_SIZE || !db_field_is("_thread_db_pthread_tid", PT_TID) ||
+	    !db_field_is("_thread_db_pthread_list", PT_LIST) ||
+	    !db_field_is("_thread_db_pthread_specific", PT_SPECIFIC) ||
+	    !db_field_is("_thread_db_pthread_cancelhandling", PT_CANCELHANDLING) ||
+	    !db_field_is("_thread_db_pthread_start_routine", PT_START_ROUTINE)) {
+		*why = "glibc's struct pthread has an unexpected layout";
+		return false;
+	}
+	void *robust = NULL;
+	size_t robust_len = 0;
+	if (FIELD(tp, PT_HDR_TCB, char *) != tp || FIELD(tp, PT_HDR_SELF, char *) != tp ||
+	    FIELD(tp, PT_TID, pid_t) != (pid_t)raw_syscall(SYS_gettid) ||
+	    FIELD(tp, PT_STACKBLOCK_SIZE, size_t) != (size_t)__libc_stack_end ||
+	    raw_syscall(SYS_get_robust_list, 0, &robust, &robust_len) != 0 ||
+	    robust != tp + PT_ROBUST_HEAD ||
+	    FIELD(tp, PT_ROBUST_HEAD, char *) != tp + PT_ROBUST_HEAD) {
+		*why = "the main thread's control block does not match glibc 2.36's layout";
+		return false;
+	}
+	tcb.robust_futex_offset = FIELD(tp, PT_ROBUST_HEAD + 8, int64_t);
+	if (&__rseq_offset == NULL || __rseq_offset + RSEQ_AREA_SIZE > PT_SIZE) {
+		*why = "glibc's rseq area is not where expected";
+		return false;
+	}
+	tcb.rseq_off = (ptrdiff_t)__rseq_offset;
+	void **resp = dlsym(RTLD_DEFAULT, "__resp");
+	struct libc_block_search s = {.errno_addr = (uintptr_t)&errno};
+	if (!resp || !dl_iterate_phdr(find_libc_block, &s) || s.size > LIBC_TLS_MAX ||
+	    (uintptr_t)resp < s.lo || (uintptr_t)resp >= s.lo + s.size) {
+		*why = "libc's TLS block was not found";
+		return false;
+	}
+	tcb.resp_off = (char *)resp - tp;
+	tcb.errno_off = (char *)&errno - tp;
+	tcb.libc_tls_off = (char *)s.lo - tp;
+	tcb.libc_tls_size = s.size;
+	return true;
+}
+
+/* The fields glibc's pthread_create sets in a new struct pthread. */
+static void fill_header(char *t)
+{
+	const char *main = tcb.main_tp;
+	FIELD(t, PT_HDR_TCB, char *) = t;
+	FIELD(t, PT_HDR_SELF, char *) = t;
+	/* malloc, stdio and the syscall wrappers take their atomic or
+	 * locking paths only when this is set. */
+	FIELD(t, PT_HDR_MULTI, int) = 1;
+	FIELD(t, PT_HDR_SYSINFO, uintptr_t) = FIELD(main, PT_HDR_SYSINFO, uintptr_t);
+	FIELD(t, PT_HDR_STACK_GUARD, uintptr_t) = FIELD(main, PT_HDR_STACK_GUARD, uintptr_t);
+	FIELD(t, PT_HDR_PTR_GUARD, uintptr_t) = FIELD(main, PT_HDR_PTR_GUARD, uintptr_t);
+	FIELD(t, PT_HDR_FEATURE_1, uint32_t) = FIELD(main, PT_HDR_FEATURE_1, uint32_t);
+	/* A list of its own: fork's stack reclaim unlinks the caller. */
+	FIELD(t, PT_LIST, char *) = t + PT_LIST;
+	FIELD(t, PT_LIST + 8, char *) = t + PT_LIST;
+	FIELD(t, PT_ROBUST_HEAD, char *) = t + PT_ROBUST_HEAD;
+	FIELD(t, PT_ROBUST_HEAD + 8, int64_t) = tcb.robust_futex_offset;
+	FIELD(t, PT_ROBUST_HEAD + 16, void *) = NULL;
+	FIELD(t, PT_SPECIFIC, char *) = t + PT_SPECIFIC_1ST;
+	FIELD(t, tcb.rseq_off + RSEQ_CPU_ID, int32_t) = RSEQ_NOT_REGISTERED;
+	/* Each thread's own resolver state, as start_thread sets it. */
+	FIELD(t, tcb.resp_off, char *) = t + PT_RES;
+}
+
+void *tcb_create(void)
+{
+	/* NULL: the loader allocates the static TLS area and the zeroed
+	 * struct pthread above it, then copies every module's image. */
+	char *t = tcb.allocate(NULL);
+	if (t)
+		fill_header(t);
+	return t;
+}
+
+void tcb_reset(void *tp)
+{
+	char *t = tp;
+	char libc_block[LIBC_TLS_MAX];
+	memcpy(libc_block, t + tcb.libc_tls_off, tcb.libc_tls_size);
+	/* Frees the dynamic TLS blocks and the DTV, then a fresh DTV and
+	 * every module's image again (in place: the TCB is not freed). */
+	tcb.deallocate(t, false);
+	if (!tcb.allocate(t))
+		sched_fatal("out of memory re-initialising a thread's TLS");
+	memcpy(t + tcb.libc_tls_off, libc_block, tcb.libc_tls_size);
+	FIELD(t, tcb.errno_off, int) = 0;
+	memset(t + PT_RES, 0, PT_RES_SIZE);
+	memset(t + PT_SPECIFIC_1ST, 0, PT_SPECIFIC - PT_SPECIFIC_1ST);
+	memset(t + PT_SPECIFIC + 8, 0, 31 * sizeof(void *));
+	fill_header(t);
+}
+
+void tcb_set_stack(void *tp, void *lo, size_t size, size_t guard)
+{
+	FIELD(tp, PT_STACKBLOCK, char *) = (char *)lo - guard;
+	FIELD(tp, PT_STACKBLOCK_SIZE, size_t) = size + guard;
+	FIELD(tp, PT_GUARDSIZE, size_t) = guard;
+	FIELD(tp, PT_REP_GUARDSIZE, size_t) = guard;
+}
+
+void tcb_mark_multithreaded(void *tp)
+{
+	FIELD(tp, PT_HDR_MULTI, int) = 1;
+}
+
+void tcb_set_tid(void *tp, pid_t tid)
+{
+	FIELD(tp, PT_TID, pid_t) = tid;
+}
+
+void tcb_thread_start(void)
+{
+	/* The previous thread of a pooled TCB may have left its own locale
+	 * selected; a new thread starts in the global one. */
+	uselocale(LC_GLOBAL_LOCALE);
+}
+
+void tcb_thread_exit(void)
+{
+	tcb.call_tls_dtors();
+}
+
+void tcb_adopt_main(void *tp)
+{
+	char *t = tp;
+	if (&__rseq_size != NULL && __rseq_size > 0) {
+		int32_t *area = (int32_t *)(t + tcb.rseq_off);
+		if (raw_syscall(SYS_rseq, area, __rseq_size, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) != 0)
+			raw_syscall(SYS_rseq, area, RSEQ_AREA_SIZE, RSEQ_FLAG_UNREGISTER, RSEQ_SIG);
+	}
+	FIELD(t, tcb.rseq_off + RSEQ_CPU_ID, int32_t) = RSEQ_NOT_REGISTERED;
+}
+
+/* ---- set*id: glibc's SIGSETXID handler on the right TCB ----
+ *
+ * setuid() and friends change the credentials of every kernel thread:
+ * glibc signals each thread on its thread list (SIGSETXID, its internal
+ * SIGRTMIN+1) and waits until each has cleared a flag in, and woken a
+ * futex of, its own struct pthread, found through %fs. On an M that runs
+ * a G, %fs is the G's TCB, which is on no list: the caller would wait
+ * forever. So the handler is wrapped: it runs glibc's on the TCB glibc's
+ * list names for this kernel thread, then puts the fs base back. */
+#define SIGSETXID 33
+
+struct kernel_sigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	uint64_t mask;
+};
+
+static void (*glibc_setxid)(int, siginfo_t *, void *);
+static void *(*setxid_tcb_of_this_thread)(void);
+
+static void setxid_on_listed_tcb(int sig, siginfo_t *si, void *uc)
+{
+	void *listed = setxid_tcb_of_this_thread();
+	void *cur = arch_thread_pointer();
+	if (!listed || listed == cur) {
+		glibc_setxid(sig, si, uc);
+		return;
+	}
+	arch_tls_set_base(listed);
+	glibc_setxid(sig, si, uc);
+	arch_tls_set_base(cur);
+}
+
+void tcb_wrap_setxid(void *(*listed_tcb)(void))
+{
+	/* glibc installs its handler in its first pthread_create, which made
+	 * our first M; only the thread that made it gets here first. */
+	if (glibc_setxid)
+		return;
+	struct kernel_sigaction ka;
+	if (raw_syscall(SYS_rt_sigaction, SIGSETXID, NULL, &ka, sizeof ka.mask) != 0 ||
+	    ka.handler == (void *)SIG_DFL || ka.handler == (void *)SIG_IGN ||
+	    ka.handler == (void *)setxid_on_listed_tcb)
+		return;
+	setxid_tcb_of_this_thread = listed_tcb;
+	glibc_setxid = (void (*)(int, siginfo_t *, void *))ka.handler;
+	ka.handler = (void *)setxid_on_listed_tcb;
+	raw_syscall(SYS_rt_sigaction, SIGSETXID, &ka, NULL, sizeof ka.mask);
+}
