@@ -1188,6 +1188,12 @@ void sched_tls_thread_exit(void)
 		tcb_thread_exit();
 }
 
+void sched_tls_after_dlopen(void)
+{
+	if (sched.tls_per_g)
+		tcb_after_dlopen();
+}
+
 void *sched_tls_enter_kernel_thread(void)
 {
 	struct m *m = m_self();

@@ -91,6 +91,9 @@ void sched_gosched(void);
 /* Whether each G has its own TLS (false: shared TLS, by request or
  * because this glibc is not one gmpt can do it for). */
 bool sched_tls_per_g(void);
+/* After a successful dlopen: static TLS of the modules it loaded, in
+ * every G (per-G TLS only). */
+void sched_tls_after_dlopen(void);
 /* Around a glibc call that must see the calling kernel thread's own
  * struct pthread as THREAD_SELF (glibc's set*id, which signals every other
  * kernel thread on its list): only the main G, whose TCB glibc lists as

@@ -61,6 +61,11 @@ void tcb_adopt_main(void *tp);
  * glibc's thread list has for the kernel thread the signal interrupts. */
 void tcb_wrap_setxid(void *(*listed_tcb)(void));
 
+/* After dlopen: a module given static TLS (initial-exec TLS in a dlopened
+ * library) gets its block initialised in every G's TCB, as glibc does for
+ * its own threads. */
+void tcb_after_dlopen(void);
+
 /* A thread pointer's offset of a TLS variable of this library (its
  * address minus the caller's thread pointer), valid in every TCB. */
 ptrdiff_t tcb_offset_of(const void *tls_var);

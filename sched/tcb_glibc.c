@@ -18,6 +18,7 @@
 #include "sched/tcb.h"
 #include "arch/arch.h"
 #include "arch/syscall.h"
+#include "sched/lock.h"
 #include "sched/sched.h"
 
 #include <dlfcn.h>
@@ -27,6 +28,7 @@
 #include <link.h>
 #include <locale.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 
@@ -76,6 +78,16 @@ static struct {
 	ptrdiff_t libc_tls_off; /* libc's static TLS block */
 	size_t libc_tls_size;
 	int64_t robust_futex_offset;
+	/* struct link_map's l_tls_offset word (l_tls_modid follows it). */
+	size_t lm_tls_offset_word;
+	/* Every TCB made (see tcb_after_dlopen), and per TLS module id the
+	 * link_map whose static block every TCB has (module ids are reused
+	 * after dlclose). */
+	struct rtlock lock;
+	char **all;
+	size_t nall, capall;
+	const void **static_done;
+	size_t nstatic_done;
 } tcb;
 
 extern const unsigned int __rseq_offset __attribute__((weak));
@@ -120,6 +132,150 @@ static int find_libc_block(struct dl_phdr_info *info, size_t len, void *p)
 		}
 	}
 	return 0;
+}
+
+/* ---- static TLS of modules dlopened while Gs exist ----
+ *
+ * glibc initialises a dlopened module's static TLS block in every thread
+ * on its lists; G TCBs are on none, so gmpt does it for them after each
+ * dlopen. Which modules got static TLS, and where, is in struct link_map's
+ * private part: l_tls_offset (block = thread pointer - offset) and
+ * l_tls_modid, found at start-up by looking for the values two modules
+ * known to have static TLS (libc and gmpt) must hold. */
+#define LM_SEARCH_WORDS	      160
+#define TLS_OFFSET_NONE	      0
+#define TLS_OFFSET_FORCED_DYN ((size_t)-1)
+
+struct tls_module {
+	size_t modid;
+	uintptr_t base; /* dlpi_addr */
+	uintptr_t data; /* this thread's block, or 0 */
+	const char *image;
+	size_t filesz, memsz;
+};
+
+struct module_search {
+	size_t modid;	/* find by id, or */
+	uintptr_t data; /* by an address in the calling thread's block */
+	struct tls_module found;
+};
+
+static int find_tls_module(struct dl_phdr_info *info, size_t len, void *p)
+{
+	(void)len;
+	struct module_search *s = p;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_TLS)
+			continue;
+		uintptr_t lo = (uintptr_t)info->dlpi_tls_data;
+		bool hit = s->modid ? info->dlpi_tls_modid == s->modid
+				    : lo && s->data >= lo && s->data < lo + ph->p_memsz;
+		if (!hit)
+			return 0;
+		s->found = (struct tls_module){
+		    .modid = info->dlpi_tls_modid,
+		    .base = info->dlpi_addr,
+		    .data = lo,
+		    .image = (const char *)(info->dlpi_addr + ph->p_vaddr),
+		    .filesz = ph->p_filesz,
+		    .memsz = ph->p_memsz,
+		};
+		return 1;
+	}
+	return 0;
+}
+
+static bool module_of(size_t modid, uintptr_t data, struct tls_module *out)
+{
+	struct module_search s = {.modid = modid, .data = data};
+	if (!dl_iterate_phdr(find_tls_module, &s))
+		return false;
+	*out = s.found;
+	return true;
+}
+
+static const size_t *link_map_of(uintptr_t base)
+{
+	for (struct link_map *l = _r_debug.r_map; l; l = l->l_next)
+		if (l->l_addr == base)
+			return (const size_t *)l;
+	return NULL;
+}
+
+/* The word index in struct link_map of l_tls_offset, or 0. */
+static size_t find_lm_tls_offset_word(const struct tls_module *a, const struct tls_module *b)
+{
+	const size_t *la = link_map_of(a->base), *lb = link_map_of(b->base);
+	if (!la || !lb)
+		return 0;
+	uintptr_t tp = (uintptr_t)arch_thread_pointer();
+	for (size_t w = 4; w + 1 < LM_SEARCH_WORDS; w++)
+		if (la[w] == tp - a->data && la[w + 1] == a->modid && lb[w] == tp - b->data &&
+		    lb[w + 1] == b->modid)
+			return w;
+	return 0;
+}
+
+static void note_static_done(size_t modid, const void *map)
+{
+	if (modid >= tcb.nstatic_done) {
+		size_t n = modid * 2 + 16;
+		const void **grown = realloc(tcb.static_done, n * sizeof *grown);
+		if (!grown)
+			sched_fatal("out of memory tracking TLS modules");
+		memset(grown + tcb.nstatic_done, 0, (n - tcb.nstatic_done) * sizeof *grown);
+		tcb.static_done = grown;
+		tcb.nstatic_done = n;
+	}
+	tcb.static_done[modid] = map;
+}
+
+/* Walks the loaded modules; with init, gives every TCB the static blocks
+ * of modules it has not had yet. */
+static void sync_static_tls(bool init)
+{
+	for (struct link_map *l = _r_debug.r_map; l; l = l->l_next) {
+		const size_t *w = (const size_t *)l;
+		size_t off = w[tcb.lm_tls_offset_word], modid = w[tcb.lm_tls_offset_word + 1];
+		if (modid == 0 || off == TLS_OFFSET_NONE || off == TLS_OFFSET_FORCED_DYN)
+			continue;
+		if (modid < tcb.nstatic_done && tcb.static_done[modid] == l)
+			continue;
+		note_static_done(modid, l);
+		struct tls_module m;
+		if (!init || !module_of(modid, 0, &m))
+			continue;
+		for (size_t i = 0; i < tcb.nall; i++) {
+			char *block = tcb.all[i] - off;
+			memcpy(block, m.image, m.filesz);
+			memset(block + m.filesz, 0, m.memsz - m.filesz);
+		}
+	}
+}
+
+void tcb_after_dlopen(void)
+{
+	if (!tcb.lm_tls_offset_word)
+		return;
+	rtlock_lock(&tcb.lock);
+	sync_static_tls(true);
+	rtlock_unlock(&tcb.lock);
+}
+
+static void remember(char *t)
+{
+	rtlock_lock(&tcb.lock);
+	if (tcb.nall == tcb.capall) {
+		size_t n = tcb.capall ? tcb.capall * 2 : 64;
+		char **grown = realloc(tcb.all, n * sizeof *grown);
+		if (!grown)
+			sched_fatal("out of memory tracking thread control blocks");
+		tcb.all = grown;
+		tcb.capall = n;
+	}
+	tcb.all[tcb.nall++] = t;
+	rtlock_unlock(&tcb.lock);
 }
 
 bool tcb_init(const char **why)
@@ -175,6 +331,15 @@ bool tcb_init(const char **why)
 	tcb.errno_off = (char *)&errno - tp;
 	tcb.libc_tls_off = (char *)s.lo - tp;
 	tcb.libc_tls_size = s.size;
+
+	static __thread char probe __attribute__((tls_model("initial-exec")));
+	struct tls_module libc_mod, gmpt_mod;
+	if (!module_of(0, s.lo, &libc_mod) || !module_of(0, (uintptr_t)&probe, &gmpt_mod) ||
+	    !(tcb.lm_tls_offset_word = find_lm_tls_offset_word(&libc_mod, &gmpt_mod))) {
+		*why = "the loader's module list does not have the expected layout";
+		return false;
+	}
+	sync_static_tls(false);
 	return true;
 }
 
@@ -208,8 +373,10 @@ void *tcb_create(void)
 	/* NULL: the loader allocates the static TLS area and the zeroed
 	 * struct pthread above it, then copies every module's image. */
 	char *t = tcb.allocate(NULL);
-	if (t)
+	if (t) {
 		fill_header(t);
+		remember(t);
+	}
 	return t;
 }
 
