@@ -26,11 +26,15 @@ static void g_reset(struct g *g)
 	 * may still be on it: wait until it is not. */
 	uint64_t seq = atomic_load(&g->timer_seq);
 	void *tcb = g->tls_base;
+	struct sig_value *sigv = g->sig_values;
 	if (tcb)
 		tls_wait_free(g);
 	memset(g, 0, g_alloc_size());
 	atomic_store(&g->timer_seq, seq);
 	g->tls_base = tcb;
+	g->sig_values = sigv;
+	if (sigv)
+		memset(sigv, 0, 65 * sizeof *sigv);
 	atomic_store(&g->wait_bucket, -1);
 	g->timer_p = -1;
 }

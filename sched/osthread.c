@@ -53,12 +53,15 @@ int os_thread_create(void (*fn)(void *), void *arg)
 	/* An M's own stack is its scheduler stack (g0): it runs findrunnable
 	 * and, for the last thread of a process, exit handlers. */
 	pthread_attr_setstacksize(&attr, 1 << 20);
-	/* The new kernel thread starts with every signal blocked, so no
-	 * handler runs on a half-made M, then takes the creator's mask. */
+	/* The new kernel thread starts with every signal blocked (glibc's
+	 * sigfillset leaves out its own two), so no handler runs on a
+	 * half-made M. It keeps them blocked: an M takes the mask of each G it
+	 * runs (sched/gsignal.c), and until the first, a signal sent to the
+	 * process must go to a thread that asked for it, as natively. */
 	sigset_t all, old;
 	sigfillset(&all);
 	set_sigmask(&all, &old);
-	st->mask = old; /* st belongs to the new thread once it starts */
+	st->mask = all; /* st belongs to the new thread once it starts */
 	pthread_t t;
 	int err = real(&t, &attr, os_thread_start, st);
 	set_sigmask(&old, NULL);

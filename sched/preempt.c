@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #define PREEMPT_MAGIC 0x676d7074 /* "gmpt" */
+#define POKE_MAGIC    0x676d7073 /* deliver the current G's pending signals */
 /* Stack the handler itself (libunwind's cursor) needs, plus the
  * trampoline's save area, must fit above the G's stack floor. */
 #define HANDLER_STACK_BYTES (12 * 1024)
@@ -160,8 +161,18 @@ static void call_user_action(int sig, siginfo_t *si, void *uc)
 static void preempt_handler(int sig, siginfo_t *si, void *uc)
 {
 	int saved_errno = errno;
-	if (si->si_code != SI_QUEUE || si->si_pid != getpid() ||
-	    si->si_value.sival_int != PREEMPT_MAGIC) {
+	bool ours = si->si_code == SI_QUEUE && si->si_pid == getpid();
+	if (ours && si->si_value.sival_int == POKE_MAGIC) {
+		/* The signals are re-sent to this kernel thread and delivered
+		 * when this handler returns, on whatever G runs here then: the
+		 * G sig_deliver takes them from. */
+		struct m *m = m_self();
+		if (m && m->curg)
+			sig_deliver(m->curg);
+		errno = saved_errno;
+		return;
+	}
+	if (!ours || si->si_value.sival_int != PREEMPT_MAGIC) {
 		call_user_action(sig, si, uc);
 		errno = saved_errno;
 		return;
@@ -178,17 +189,30 @@ static void preempt_handler(int sig, siginfo_t *si, void *uc)
 	errno = saved_errno;
 }
 
-void preempt_m(struct m *m, struct g *g)
+static void send_marked(struct m *m, int magic)
 {
-	(void)g;
 	siginfo_t si;
 	memset(&si, 0, sizeof si);
 	si.si_signo = sched.preempt_signal;
 	si.si_code = SI_QUEUE;
 	si.si_pid = getpid();
 	si.si_uid = getuid();
-	si.si_value.sival_int = PREEMPT_MAGIC;
+	si.si_value.sival_int = magic;
 	raw_syscall(SYS_rt_tgsigqueueinfo, getpid(), m->tid, sched.preempt_signal, &si);
+}
+
+void preempt_m(struct m *m, struct g *g)
+{
+	(void)g;
+	send_marked(m, PREEMPT_MAGIC);
+}
+
+/* Without the preemption handler (GMPT_PREEMPT=0) nobody could act on a
+ * poke: the G gets its signals at its next switch-in. */
+void preempt_poke(struct m *m)
+{
+	if (sched.preempt_on)
+		send_marked(m, POKE_MAGIC);
 }
 
 void preempt_init(void)

@@ -833,6 +833,7 @@ static void mark_running(struct m *m, struct g *g)
 	g->m = m;
 	m->curg = g;
 	m->curext = g->ext;
+	sig_switch_in(m, g);
 	tls_switch_in(m, g);
 }
 
@@ -934,6 +935,9 @@ static void switch_to_g0(struct m *m, struct g *g, enum m_after why)
 	fiber_switch_to_g0(m, g, why == AFTER_EXIT);
 	arch_context_switch(&g->ctx, &m->g0ctx);
 	fiber_back_on_g(g);
+	/* Signals sent to g while it was away (gsignal.c). */
+	if (atomic_load_explicit(&g->sig_pending, memory_order_relaxed))
+		sig_deliver(g);
 }
 
 /* Go's schedule(): the g0 loop of every M. */
@@ -968,6 +972,7 @@ static void m_thread_main(void *arg)
 	m->tls_base = arch_thread_pointer();
 	m->fs_now = m->tls_base;
 	m->glibc_tcb = m->tls_base;
+	m->sigmask_now = sig_thread_mask();
 	fiber_m_init(m);
 	acquirep(m, m->nextp);
 	m->nextp = NULL;
@@ -1145,6 +1150,8 @@ static void g_main(void *arg)
 	fiber_first_on_g(g);
 	if (g->tls_base)
 		tcb_thread_start();
+	if (atomic_load_explicit(&g->sig_pending, memory_order_relaxed))
+		sig_deliver(g);
 	g->entry(g->entry_arg);
 	sched_exit();
 }
@@ -1235,6 +1242,8 @@ struct g *sched_spawn(void (*entry)(void *), void *arg, const struct stack_spec 
 	g->id = atomic_fetch_add(&sched.goid_gen, 1) + 1;
 	g->entry = entry;
 	g->entry_arg = arg;
+	/* A new thread starts with its creator's signal mask. */
+	g->sigmask = m && m->curg ? m->curg->sigmask : sig_thread_mask();
 	g->saved_errno = 0;
 	g->wait_reason = NULL;
 	atomic_store(&g->wait_bucket, -1);
@@ -1342,6 +1351,8 @@ void sched_init(const struct sched_config *cfg)
 	g->id = atomic_fetch_add(&sched.goid_gen, 1) + 1;
 	g->stack_kind = STACK_NONE;
 	g->tls_base = sched.main_tcb;
+	g->sigmask = sig_thread_mask();
+	m0->sigmask_now = g->sigmask;
 	atomic_store(&g->wait_bucket, -1);
 	g->timer_p = -1;
 	stack_describe_main(g);

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #include "arch/arch.h"
@@ -44,6 +45,10 @@ enum g_stack_kind {
 
 struct waiter;
 struct stack_header;
+struct sig_value {
+	union sigval value;
+	bool queued;
+};
 struct m;
 struct p;
 
@@ -85,6 +90,13 @@ struct g {
 	 * switched away (see tls_switch_in in proc.c), or NULL. */
 	struct m *_Atomic tls_holder;
 	void *asan_fake_stack;
+
+	/* Signals (gsignal.c): the mask the program set for this thread, the
+	 * signals sent to it and not yet delivered, and pthread_sigqueue's
+	 * values (allocated on first use, kept while pooled). */
+	uint64_t sigmask;
+	_Atomic uint64_t sig_pending;
+	struct sig_value *sig_values;
 
 	/* The shim's per-thread area follows (sched_g_ext). */
 	_Alignas(16) char ext[];
@@ -166,6 +178,8 @@ struct m {
 	 * set*id signal handler must run on it): tls_base, or for M0 the main
 	 * thread's, which the main G keeps. */
 	void *glibc_tcb;
+	/* The signal mask the kernel has for this thread now (gsignal.c). */
+	uint64_t sigmask_now;
 
 	/* What g0 must do right after the current G switched to it. */
 	enum m_after after;
@@ -265,6 +279,13 @@ void sysmon_start(void);
 void sysmon_wake(void);
 void preempt_init(void);
 void preempt_m(struct m *m, struct g *g);
+/* Asks m to deliver its current G's pending signals (gsignal.c). */
+void preempt_poke(struct m *m);
+
+/* gsignal.c */
+uint64_t sig_thread_mask(void);
+void sig_switch_in(struct m *m, struct g *g);
+void sig_deliver(struct g *g);
 void preempt_park(void);
 
 /* timers.c */

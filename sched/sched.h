@@ -88,6 +88,16 @@ void sched_free(struct g *g);
 
 void sched_gosched(void);
 
+/* Signals for Gs (gsignal.c). sched_signal makes sig pending in g (with
+ * pthread_sigqueue's value if value is not NULL) and has it delivered on
+ * g, at once if g is the caller or runs on another M, else when g next
+ * runs with sig unblocked. The mask functions read and set the calling
+ * G's mask (the kernel's outside a G); bit sig-1 is signal sig. */
+union sigval;
+int sched_signal(struct g *g, int sig, const union sigval *value);
+uint64_t sched_sigmask_get(void);
+void sched_sigmask_set(uint64_t mask);
+
 /* Whether each G has its own TLS (false: shared TLS, by request or
  * because this glibc is not one gmpt can do it for). */
 bool sched_tls_per_g(void);

@@ -35,8 +35,9 @@ enum join_state {
 
 struct thread {
 	uint64_t magic;
-	struct g *g; /* NULL for a thread gmpt did not create */
-	uint32_t id; /* never 0; what mutexes record as their owner */
+	struct g *g;	      /* NULL for a thread gmpt did not create */
+	pthread_t glibc_self; /* for those: glibc's own handle */
+	uint32_t id;	      /* never 0; what mutexes record as their owner */
 	bool is_main;
 
 	void *(*start)(void *);
@@ -75,6 +76,12 @@ static inline uint32_t thread_self_id(void)
 }
 /* pthread_t -> record, or NULL if it is not one of ours. */
 struct thread *thread_from_handle(pthread_t t);
+/* What glibc knows a thread gmpt did not create by: its own handle (the
+ * record keeps it), or the handle itself if it is not gmpt's. */
+static inline pthread_t thread_glibc_handle(struct thread *t, pthread_t handle)
+{
+	return t ? t->glibc_self : handle;
+}
 uint32_t thread_new_id(void);
 
 /* thread_name.c: t's name into buf (NUL-terminated, truncated to len). */

@@ -63,7 +63,7 @@ EXPORT int pthread_setname_np(pthread_t handle, const char *name)
 {
 	struct thread *t = thread_from_handle(handle);
 	if (!t || !t->g)
-		return REAL(setname_fn, pthread_setname_np)(handle, name);
+		return REAL(setname_fn, pthread_setname_np)(thread_glibc_handle(t, handle), name);
 	size_t n = strlen(name);
 	if (n > NAME_MAX_LEN)
 		return ERANGE;
@@ -80,7 +80,8 @@ EXPORT int pthread_getname_np(pthread_t handle, char *buf, size_t len)
 {
 	struct thread *t = thread_from_handle(handle);
 	if (!t || !t->g)
-		return REAL(getname_fn, pthread_getname_np)(handle, buf, len);
+		return REAL(getname_fn, pthread_getname_np)(thread_glibc_handle(t, handle), buf,
+							    len);
 	if (len < NAME_MAX_LEN + 1)
 		return ERANGE; /* glibc asks for room for any name, whatever this one is */
 	char name[16];

@@ -2,7 +2,11 @@
 #include "shim/thread.h"
 #include "sched/sched.h"
 
+#include "sched/real.h"
+
 #include <stddef.h>
+
+typedef pthread_t (*self_fn)(void);
 
 static _Atomic uint32_t next_id = 1;
 
@@ -25,6 +29,7 @@ struct thread *thread_foreign_record(void)
 	/* Only this kernel thread touches its own record. */
 	struct thread *t = &foreign_self;
 	if (t->magic != THREAD_MAGIC) {
+		t->glibc_self = REAL(self_fn, pthread_self)();
 		t->magic = THREAD_MAGIC;
 		t->id = thread_new_id();
 		t->keys[0] = t->keys0;

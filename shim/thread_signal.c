@@ -1,0 +1,107 @@
+/* shim/thread_signal.c - signals to and masks of single threads.
+ *
+ * A G is not a kernel thread, so glibc's pthread_kill/pthread_sigqueue
+ * (which signal a kernel tid) and pthread_sigmask (which sets the kernel
+ * thread's mask, shared by every G its M runs) cannot be used on one.
+ * sched/gsignal.c keeps a mask and pending signals per G; these are the
+ * calls, with glibc's checks and error codes. Threads gmpt did not create
+ * go to glibc. */
+#include "shim/thread.h"
+#include "sched/real.h"
+#include "sched/sched.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#define SIGCANCEL_GLIBC 32
+#define SIGSETXID_GLIBC 33
+
+/* glibc refuses its internal signals as it refuses invalid ones. */
+static bool signal_number_ok(int sig)
+{
+	return sig >= 0 && sig < _NSIG && sig != SIGCANCEL_GLIBC && sig != SIGSETXID_GLIBC;
+}
+
+/* 0: deliver to t's G; otherwise the result to return (ESRCH-free: a
+ * thread that has exited but is not joined yet takes signals as glibc's
+ * does, by dropping them). */
+static int target_state(struct thread *t, int sig)
+{
+	if (!signal_number_ok(sig))
+		return EINVAL;
+	if (atomic_load(&t->join) == JOIN_EXITED || sig == 0)
+		return -1;
+	return 0;
+}
+
+typedef int (*kill_fn)(pthread_t, int);
+typedef int (*sigqueue_fn)(pthread_t, int, const union sigval);
+
+EXPORT int pthread_kill(pthread_t th, int sig)
+{
+	struct thread *t = thread_from_handle(th);
+	if (!t || !t->g)
+		return REAL(kill_fn, pthread_kill)(thread_glibc_handle(t, th), sig);
+	int st = target_state(t, sig);
+	if (st)
+		return st < 0 ? 0 : st;
+	return sched_signal(t->g, sig, NULL);
+}
+
+EXPORT int pthread_sigqueue(pthread_t th, int sig, const union sigval value)
+{
+	struct thread *t = thread_from_handle(th);
+	if (!t || !t->g)
+		return REAL(sigqueue_fn, pthread_sigqueue)(thread_glibc_handle(t, th), sig, value);
+	int st = target_state(t, sig);
+	if (st)
+		return st < 0 ? 0 : st;
+	return sched_signal(t->g, sig, &value);
+}
+
+typedef int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
+
+EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	if (!sched_current())
+		return REAL(sigmask_fn, pthread_sigmask)(how, set, old);
+	uint64_t cur = sched_sigmask_get(), want = cur;
+	if (set) {
+		uint64_t s;
+		memcpy(&s, set, sizeof s);
+		/* What the kernel never blocks, and glibc's own signals. */
+		s &= ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)) |
+		       (1ULL << (SIGCANCEL_GLIBC - 1)) | (1ULL << (SIGSETXID_GLIBC - 1)));
+		switch (how) {
+		case SIG_BLOCK:
+			want = cur | s;
+			break;
+		case SIG_UNBLOCK:
+			want = cur & ~s;
+			break;
+		case SIG_SETMASK:
+			want = s;
+			break;
+		default:
+			return EINVAL;
+		}
+	}
+	if (old) {
+		sigemptyset(old);
+		memcpy(old, &cur, sizeof cur);
+	}
+	if (set)
+		sched_sigmask_set(want);
+	return 0;
+}
+
+EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	int err = pthread_sigmask(how, set, old);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
