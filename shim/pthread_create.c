@@ -4,9 +4,11 @@
  * sets them with glibc's setters, which gmpt does not replace: they only
  * store fields) and are read back with glibc's getters. */
 #include "shim/thread.h"
+#include "sched/real.h"
 #include "sched/sched.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 static void thread_entry(void *unused)
@@ -21,6 +23,7 @@ struct create_ctx {
 	void *(*start)(void *);
 	void *arg;
 	bool detached;
+	struct thread sched; /* only its scheduling fields */
 };
 
 /* Runs before the G can run anywhere: the handle is stored first, as
@@ -35,11 +38,28 @@ static void prepare(struct g *g, void *p)
 	t->start = c->start;
 	t->arg = c->arg;
 	t->keys[0] = t->keys0;
+	t->sched_policy = c->sched.sched_policy;
+	t->sched_priority = c->sched.sched_priority;
+	t->affinity = c->sched.affinity; /* the thread's from now on */
+	t->affinity_size = c->sched.affinity_size;
 	/* A new kernel thread starts with its creator's name, as Linux
 	 * copies comm at clone. */
 	thread_name_get(thread_self(), t->created_name, sizeof t->created_name);
 	atomic_store(&t->join, c->detached ? JOIN_DETACHED : JOIN_JOINABLE);
 	*c->handle = (pthread_t)t;
+}
+
+static _Atomic bool default_attr_changed;
+
+typedef int (*setdefault_fn)(const pthread_attr_t *);
+
+/* glibc keeps the default; gmpt reads it back only once it changed. */
+EXPORT int pthread_setattr_default_np(const pthread_attr_t *attr)
+{
+	int err = REAL(setdefault_fn, pthread_setattr_default_np)(attr);
+	if (err == 0)
+		atomic_store(&default_attr_changed, true);
+	return err;
 }
 
 static int read_attr(const pthread_attr_t *attr, struct stack_spec *spec, bool *detached)
@@ -50,8 +70,17 @@ static int read_attr(const pthread_attr_t *attr, struct stack_spec *spec, bool *
 	spec->user_stack = NULL;
 	spec->user_size = 0;
 	*detached = false;
-	if (!attr)
+	if (!attr && !atomic_load_explicit(&default_attr_changed, memory_order_relaxed))
 		return 0;
+	pthread_attr_t dflt;
+	if (!attr) {
+		/* pthread_setattr_default_np changed the process default. */
+		if (pthread_getattr_default_np(&dflt) != 0)
+			return 0;
+		int err = read_attr(&dflt, spec, detached);
+		pthread_attr_destroy(&dflt);
+		return err;
+	}
 	int ds;
 	if (pthread_attr_getdetachstate(attr, &ds) != 0)
 		return EINVAL;
@@ -90,10 +119,13 @@ EXPORT int pthread_create(pthread_t *restrict handle, const pthread_attr_t *rest
 	struct create_ctx c = {.handle = handle, .start = start, .arg = arg};
 	struct stack_spec spec;
 	int err = read_attr(attr, &spec, &c.detached);
+	if (!err)
+		err = thread_sched_inherit(&c.sched, thread_self(), attr);
 	if (err)
 		return err;
 	atomic_fetch_add(&threads_alive, 1);
 	if (!sched_spawn(thread_entry, NULL, &spec, prepare, &c)) {
+		free(c.sched.affinity);
 		atomic_fetch_sub(&threads_alive, 1);
 		return EAGAIN;
 	}

@@ -3,6 +3,8 @@
 #include "sched/real.h"
 #include "sched/sched.h"
 
+#include <stdlib.h>
+
 typedef void (*exit_fn)(void *) __attribute__((noreturn));
 
 _Noreturn void thread_finish(struct thread *t, void *retval)
@@ -11,6 +13,8 @@ _Noreturn void thread_finish(struct thread *t, void *retval)
 	/* glibc's order: thread_local destructors, then key destructors. */
 	sched_tls_thread_exit();
 	keys_run_destructors(t);
+	free(t->affinity);
+	t->affinity = NULL;
 	sched_exit();
 }
 

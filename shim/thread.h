@@ -10,6 +10,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -53,6 +54,12 @@ struct thread {
 	char created_name[16];
 	bool name_set;
 
+	/* Recorded, without effect (thread_sched.c). */
+	int sched_policy;
+	int sched_priority;
+	cpu_set_t *affinity; /* NULL: none set */
+	size_t affinity_size;
+
 	struct key_slot *keys[KEY_BLOCKS]; /* keys[0] == keys0 once used */
 	struct key_slot keys0[KEY_BLOCK];
 };
@@ -86,6 +93,11 @@ uint32_t thread_new_id(void);
 
 /* thread_name.c: t's name into buf (NUL-terminated, truncated to len). */
 void thread_name_get(struct thread *t, char *buf, size_t len);
+
+/* thread_sched.c: t's policy, priority and affinity at creation; an
+ * error number for an attribute object glibc's pthread_create refuses. */
+int thread_sched_inherit(struct thread *t, const struct thread *creator,
+			 const pthread_attr_t *attr);
 
 /* bootstrap.c */
 void gmpt_bootstrap(void);
