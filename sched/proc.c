@@ -1195,6 +1195,12 @@ void sched_tls_thread_exit(void)
 		tcb_thread_exit();
 }
 
+void *sched_tls_cleanup_chain(void)
+{
+	struct g *g = sched_current();
+	return g && g->tls_base ? tcb_cleanup_chain() : NULL;
+}
+
 void sched_tls_after_dlopen(void)
 {
 	if (sched.tls_per_g)

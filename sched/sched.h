@@ -111,6 +111,10 @@ void sched_tls_after_dlopen(void);
  * back with it. Returns what leave needs (NULL: nothing moved). */
 void *sched_tls_enter_kernel_thread(void);
 void sched_tls_leave_kernel_thread(void *token);
+/* With per-G TLS, the calling G's innermost glibc cleanup buffer, where
+ * glibc's forced unwind (pthread_exit, cancellation) starts; NULL with
+ * shared TLS, whose one chain per M the Gs would mix up. */
+void *sched_tls_cleanup_chain(void);
 /* On a G that ends, before key destructors: its thread_local destructors
  * (only with per-G TLS; with shared TLS they belong to the M). */
 void sched_tls_thread_exit(void);

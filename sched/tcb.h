@@ -44,6 +44,10 @@ void tcb_mark_multithreaded(void *tp);
  * G: written at every switch-in). */
 void tcb_set_tid(void *tp, pid_t tid);
 
+/* The calling thread's innermost cleanup buffer (pthread_cleanup_push,
+ * glibc's __pthread_register_cancel), where a forced unwind starts. */
+void *tcb_cleanup_chain(void);
+
 /* On the G's own TCB, before the program's start routine: the global
  * locale and its ctype tables, as glibc's start_thread sets them. */
 void tcb_thread_start(void);

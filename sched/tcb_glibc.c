@@ -27,6 +27,7 @@
 #include <gnu/libc-version.h>
 #include <link.h>
 #include <locale.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@
 #define PT_LIST		     704
 #define PT_TID		     720
 #define PT_ROBUST_HEAD	     736 /* list, futex_offset, list_op_pending */
+#define PT_CLEANUP_JMP_BUF   768 /* the innermost cleanup/cancel buffer */
 #define PT_CANCELHANDLING    776
 #define PT_SPECIFIC_1ST	     784
 #define PT_SPECIFIC	     1296
@@ -315,6 +317,17 @@ bool tcb_init(const char **why)
 		return false;
 	}
 	tcb.robust_futex_offset = FIELD(tp, PT_ROBUST_HEAD + 8, int64_t);
+	/* Where __pthread_register_cancel (pthread_cleanup_push) links a
+	 * buffer, and that unregistering puts back what was there. */
+	void *chain = FIELD(tp, PT_CLEANUP_JMP_BUF, void *);
+	__pthread_unwind_buf_t scratch;
+	__pthread_register_cancel(&scratch);
+	bool linked = FIELD(tp, PT_CLEANUP_JMP_BUF, void *) == &scratch;
+	__pthread_unregister_cancel(&scratch);
+	if (!linked || FIELD(tp, PT_CLEANUP_JMP_BUF, void *) != chain) {
+		*why = "glibc's cleanup chain is not where expected";
+		return false;
+	}
 	if (&__rseq_offset == NULL || __rseq_offset + RSEQ_AREA_SIZE > PT_SIZE) {
 		*why = "glibc's rseq area is not where expected";
 		return false;
@@ -409,6 +422,11 @@ void tcb_set_stack(void *tp, void *lo, size_t size, size_t guard)
 void tcb_mark_multithreaded(void *tp)
 {
 	FIELD(tp, PT_HDR_MULTI, int) = 1;
+}
+
+void *tcb_cleanup_chain(void)
+{
+	return FIELD(arch_thread_pointer(), PT_CLEANUP_JMP_BUF, void *);
 }
 
 void tcb_set_tid(void *tp, pid_t tid)

@@ -8,6 +8,7 @@
 #include "sched/sched.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -15,6 +16,17 @@ static void thread_entry(void *unused)
 {
 	(void)unused;
 	struct thread *t = sched_g_ext(sched_current());
+	/* The bottom of the thread's cleanup chain, as glibc's start_thread
+	 * has one: glibc's forced unwind (pthread_exit, cancellation) runs
+	 * the cleanup handlers and C++ destructors of every frame above,
+	 * then jumps here. Needs the thread's own TCB (per-G TLS), where
+	 * glibc keeps the chain. */
+	__pthread_unwind_buf_t bottom;
+	if (sched_tls_per_g()) {
+		if (__sigsetjmp_cancel(bottom.__cancel_jmp_buf, 0))
+			thread_finish(t, t->retval); /* pthread_exit stored it */
+		__pthread_register_cancel(&bottom);
+	}
 	thread_finish(t, t->start(t->arg));
 }
 

@@ -3,7 +3,9 @@
 #include "sched/real.h"
 #include "sched/sched.h"
 
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef void (*exit_fn)(void *) __attribute__((noreturn));
 
@@ -18,11 +20,34 @@ _Noreturn void thread_finish(struct thread *t, void *retval)
 	sched_exit();
 }
 
+/* glibc's forced unwind from the innermost cleanup buffer, as glibc's
+ * pthread_exit does it: __pthread_unwind_next continues from a buffer's
+ * predecessor, so a buffer whose predecessor is the innermost one starts
+ * at the top. It ends in thread_entry's bottom buffer. */
+static _Noreturn void unwind_thread(void *innermost)
+{
+	__pthread_unwind_buf_t start;
+	memset(&start, 0, sizeof start);
+	start.__pad[0] = innermost; /* glibc's priv.data.prev */
+	__pthread_unwind_next(&start);
+	__builtin_unreachable();
+}
+
 EXPORT _Noreturn void pthread_exit(void *retval)
 {
 	struct g *g = sched_current();
-	if (g)
-		thread_finish(sched_g_ext(g), retval);
+	if (g) {
+		struct thread *t = sched_g_ext(g);
+		void *chain = sched_tls_cleanup_chain();
+		/* The main thread's chain ends in glibc's own start frame,
+		 * which would end the kernel thread: it ends without an
+		 * unwind, as with shared TLS. */
+		if (chain && !t->is_main) {
+			t->retval = retval;
+			unwind_thread(chain);
+		}
+		thread_finish(t, retval);
+	}
 	/* A thread gmpt did not create ends the glibc way. */
 	REAL(exit_fn, pthread_exit)(retval);
 	__builtin_unreachable();
