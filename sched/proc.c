@@ -1134,14 +1134,49 @@ static bool sleep_unlock(struct g *g, void *arg)
 	return true;
 }
 
-void sched_sleep_until(int64_t deadline)
+_Atomic int sched_cancel_used;
+static void (*cancel_hook)(void);
+
+void sched_set_cancel_hook(void (*act_if_cancelled)(void))
+{
+	cancel_hook = act_if_cancelled;
+}
+
+void sched_cancel_point_slow(void)
+{
+	struct g *g = sched_current();
+	if (!g || !cancel_hook)
+		return;
+	cancel_hook(); /* returns only if the thread does not act now */
+	atomic_store(&g->intr, false);
+}
+
+bool sched_cancelable(bool on)
 {
 	struct g *g = sched_current();
 	if (!g)
-		return;
+		return false;
+	g->cancelable = on;
+	return true;
+}
+
+int sched_sleep_until(int64_t deadline)
+{
+	struct g *g = sched_current();
+	if (!g)
+		return 0;
+	if (g->cancelable && atomic_load_explicit(&sched_cancel_used, memory_order_relaxed)) {
+		/* An interruptible sleep: a wait nobody wakes, on a word of
+		 * this G's stack, cut short only by its deadline or by
+		 * sched_interrupt. Only once the program cancels threads: a
+		 * plain sleep needs no bucket lock. */
+		_Atomic uint32_t never = 0;
+		return waitq_wait(&never, 0, deadline) == EINTR ? EINTR : 0;
+	}
 	atomic_store(&g->wait_bucket, -1);
 	atomic_fetch_add(&g->timer_seq, 1);
 	park(sleep_unlock, &deadline, "sleep");
+	return 0;
 }
 
 static void g_main(void *arg)

@@ -98,6 +98,13 @@ struct g {
 	_Atomic uint64_t sig_pending;
 	struct sig_value *sig_values;
 
+	/* Cancellation (waitq.c, sched_interrupt): the G waits at a
+	 * cancellation point; intr: a cancellation cut, or will cut, that
+	 * wait short. Cleared at the next cancellation point that does not
+	 * act, so an ignored cancel does not keep cutting waits. */
+	bool cancelable;
+	_Atomic bool intr;
+
 	/* The shim's per-thread area follows (sched_g_ext). */
 	_Alignas(16) char ext[];
 };

@@ -162,8 +162,29 @@ bool sched_preempt_owns(int sig);
 void sched_preempt_user_action(const struct sigaction *act, struct sigaction *old);
 void sched_stat_netpoll(uint64_t n);
 
-/* Parks the current G until the CLOCK_MONOTONIC deadline (ns). */
-void sched_sleep_until(int64_t deadline);
+/* Parks the current G until the CLOCK_MONOTONIC deadline (ns); returns
+ * EINTR if a cancellation cut the sleep short (see below), else 0. */
+int sched_sleep_until(int64_t deadline);
+
+/* Deferred cancellation, the parts below the shim. The shim registers a
+ * hook that ends the calling thread if it has a cancellation to act on;
+ * sched_cancel_point calls it (only once the program has cancelled some
+ * thread: until then it is one load). Waits made between
+ * sched_cancelable(true) and (false) are cut short with EINTR by
+ * sched_interrupt(g) (waitq_wait, sched_sleep_until); callers then reach
+ * a cancellation point without holding anything, or report EINTR. */
+extern _Atomic int sched_cancel_used;
+void sched_set_cancel_hook(void (*act_if_cancelled)(void));
+void sched_cancel_point_slow(void);
+static inline void sched_cancel_point(void)
+{
+	if (__builtin_expect(atomic_load_explicit(&sched_cancel_used, memory_order_relaxed), 0))
+		sched_cancel_point_slow();
+}
+/* Returns whether it marked (false: not a G, nothing to undo). A sleep
+ * is cut short only if it began after the program's first cancellation. */
+bool sched_cancelable(bool on);
+void sched_interrupt(struct g *g);
 
 /* Parks the current G while *addr == val. deadline: CLOCK_MONOTONIC ns, 0
  * for none. Returns 0 when woken (or spuriously), EAGAIN if *addr != val on

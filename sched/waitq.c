@@ -26,8 +26,9 @@ struct waiter {
 	const void *addr;
 	struct g *g; /* NULL: a kernel thread waiting on kwoken */
 	_Atomic uint32_t kwoken;
-	int result; /* 0 woken, ETIMEDOUT */
+	int result; /* 0 woken, ETIMEDOUT, EINTR (sched_interrupt) */
 	bool timed;
+	bool cancelable; /* its G waits at a cancellation point */
 };
 
 struct bucket {
@@ -125,7 +126,14 @@ int waitq_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 		rtlock_unlock(&b->lock);
 		return ETIMEDOUT;
 	}
-	struct waiter w = {.addr = addr, .g = g, .timed = deadline != 0};
+	/* Under the lock sched_interrupt takes too: an interrupt that came
+	 * before we queued is seen here, one after finds us queued. */
+	bool cancelable = g && g->cancelable;
+	if (cancelable && atomic_load(&g->intr)) {
+		rtlock_unlock(&b->lock);
+		return EINTR;
+	}
+	struct waiter w = {.addr = addr, .g = g, .timed = deadline != 0, .cancelable = cancelable};
 	enqueue(b, &w);
 	if (!g)
 		return wait_kernel(b, &w, deadline);
@@ -197,6 +205,33 @@ void waitq_timeout(struct g *g, uint64_t seq)
 	dequeue(b, w);
 	w->result = ETIMEDOUT;
 	atomic_store(&g->wait_node, NULL);
+	rtlock_unlock(&b->lock);
+	ready(g);
+}
+
+void sched_interrupt(struct g *g)
+{
+	/* Seq_cst, before the bucket lock: a G about to queue sees it under
+	 * that lock (waitq_wait), one already queued is found below. */
+	atomic_store(&g->intr, true);
+	int32_t bi = atomic_load(&g->wait_bucket);
+	if (bi < 0)
+		return; /* not parked in a wait queue; its next one sees intr */
+	struct bucket *b = &buckets[bi];
+	rtlock_lock(&b->lock);
+	struct waiter *w = atomic_load(&g->wait_node);
+	/* As in waitq_timeout: the G may have been woken, or wait elsewhere
+	 * now. Only waits at cancellation points are cut short: others (an
+	 * io_uring operation's completion, a mutex) must see their event. */
+	if (w == NULL || atomic_load(&g->wait_bucket) != bi || !w->cancelable) {
+		rtlock_unlock(&b->lock);
+		return;
+	}
+	dequeue(b, w);
+	w->result = EINTR;
+	atomic_store(&g->wait_node, NULL);
+	if (w->timed)
+		timer_cancelled(g);
 	rtlock_unlock(&b->lock);
 	ready(g);
 }

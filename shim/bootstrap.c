@@ -95,6 +95,7 @@ void gmpt_bootstrap(void)
 	    .tls_per_g = cfg.tls_per_g,
 	};
 	sched_init(&sc);
+	cancel_init();
 	netpoll_configure(cfg.netpoll);
 	if (cfg.debug_stats)
 		atexit(print_stats);

@@ -54,6 +54,7 @@ EXPORT int pthread_cond_destroy(pthread_cond_t *c)
 
 static int wait_common(struct cond *c, pthread_mutex_t *m, int64_t deadline)
 {
+	sched_cancel_point(); /* a cancellation point, on entry ... */
 	uint32_t seq = atomic_load(&c->seq);
 	atomic_fetch_add(&c->waiters, 1);
 	int err = mutex_unlock_for_wait(m);
@@ -66,11 +67,18 @@ static int wait_common(struct cond *c, pthread_mutex_t *m, int64_t deadline)
 		r = futex_shared_wait((uint32_t *)&c->seq, seq, deadline);
 		atomic_fetch_sub(&c->waiters, 1);
 	} else {
+		bool cancelable = sched_cancelable(true);
 		r = waitq_wait(&c->seq, seq, deadline);
+		if (cancelable)
+			sched_cancelable(false);
 		if (r != 0) /* not dequeued by a waker: account for ourselves */
 			atomic_fetch_sub(&c->waiters, 1);
 	}
 	mutex_relock_after_wait(m);
+	/* ... and after the wait, with the mutex held again, as POSIX wants
+	 * it for the cleanup handlers. A wait a cancellation cut short and
+	 * that does not act now is a spurious wakeup. */
+	sched_cancel_point();
 	return r == ETIMEDOUT ? ETIMEDOUT : 0;
 }
 

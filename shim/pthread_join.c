@@ -14,6 +14,8 @@ static int join_common(pthread_t handle, void **retval, int64_t deadline)
 		return ESRCH;
 	if (t == thread_self())
 		return EDEADLK;
+	if (deadline >= 0)
+		sched_cancel_point(); /* join and timedjoin; not tryjoin */
 	if (atomic_load(&t->join) == JOIN_DETACHED)
 		return EINVAL;
 	if (deadline < 0 && atomic_load(&t->join) == JOIN_JOINABLE)
@@ -24,7 +26,24 @@ static int join_common(pthread_t handle, void **retval, int64_t deadline)
 
 	uint32_t s;
 	while ((s = atomic_load(&t->join)) == JOIN_JOINABLE) {
-		if (deadline < 0 || waitq_wait(&t->join, JOIN_JOINABLE, deadline) == ETIMEDOUT) {
+		int r = EAGAIN;
+		if (deadline >= 0) {
+			bool cancelable = sched_cancelable(true);
+			r = waitq_wait(&t->join, JOIN_JOINABLE, deadline);
+			if (cancelable)
+				sched_cancelable(false);
+		}
+		if (r == EINTR) {
+			/* A cancellation point: a cancelled joiner leaves the
+			 * thread joinable, as glibc's does. */
+			atomic_store(&t->joiners, 0);
+			sched_cancel_point();
+			uint32_t none = 0;
+			if (!atomic_compare_exchange_strong(&t->joiners, &none, 1))
+				return EINVAL;
+			continue;
+		}
+		if (deadline < 0 || r == ETIMEDOUT) {
 			if (atomic_load(&t->join) != JOIN_JOINABLE)
 				continue; /* ended just now: reap it */
 			atomic_store(&t->joiners, 0);

@@ -107,24 +107,31 @@ EXPORT int sem_post(sem_t *sem)
 /* deadline: CLOCK_MONOTONIC ns, 0 for none. Returns 0 or an errno. */
 static int sem_wait_until(struct gsem *s, int64_t deadline)
 {
+	sched_cancel_point(); /* sem_wait and friends are cancellation points */
 	if (try_take(s))
 		return 0;
 	atomic_fetch_add(&s->data, NWAITERS_ONE);
 	int err = 0;
+	bool cancelable = sched_cancelable(true);
 	for (;;) {
 		/* Take a unit and leave the waiters in one step. */
 		uint64_t d = atomic_load(&s->data);
 		while (VALUE(d) > 0)
-			if (atomic_compare_exchange_weak(&s->data, &d, d - 1 - NWAITERS_ONE))
+			if (atomic_compare_exchange_weak(&s->data, &d, d - 1 - NWAITERS_ONE)) {
+				if (cancelable)
+					sched_cancelable(false);
 				return 0;
+			}
 		int r = s->private == SEM_SHARED_FUTEX
 			    ? futex_shared_wait((uint32_t *)value_word(s), 0, deadline)
 			    : waitq_wait(value_word(s), 0, deadline);
-		if (r == ETIMEDOUT) {
-			err = ETIMEDOUT;
+		if (r == ETIMEDOUT || r == EINTR) {
+			err = r;
 			break;
 		}
 	}
+	if (cancelable)
+		sched_cancelable(false);
 	/* A post may have woken us just as we timed out: pass its unit's
 	 * wakeup on, or another waiter could sleep beside a non-zero value. */
 	uint64_t d = atomic_fetch_sub(&s->data, NWAITERS_ONE) - NWAITERS_ONE;
@@ -134,6 +141,8 @@ static int sem_wait_until(struct gsem *s, int64_t deadline)
 		else
 			waitq_wake(value_word(s), 1);
 	}
+	if (err == EINTR)
+		sched_cancel_point(); /* not acted on: interrupted, as by a signal */
 	return err;
 }
 

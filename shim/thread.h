@@ -54,6 +54,8 @@ struct thread {
 	char created_name[16];
 	bool name_set;
 
+	_Atomic uint32_t cancel; /* cancel.c */
+
 	/* Recorded, without effect (thread_sched.c). */
 	int sched_policy;
 	int sched_priority;
@@ -98,6 +100,9 @@ void thread_name_get(struct thread *t, char *buf, size_t len);
  * error number for an attribute object glibc's pthread_create refuses. */
 int thread_sched_inherit(struct thread *t, const struct thread *creator,
 			 const pthread_attr_t *attr);
+
+/* cancel.c: registers the cancellation hook with sched. */
+void cancel_init(void);
 
 /* bootstrap.c */
 void gmpt_bootstrap(void);

@@ -90,15 +90,23 @@ static void multiwait_end(struct multiwait *mw)
 /* Parks until a watched fd has an event after `seen`, or the deadline. */
 static int multiwait_wait(struct multiwait *mw, uint32_t seen, int64_t deadline)
 {
+	/* Cut short by a cancellation: EINTR, and the caller unregisters
+	 * before it acts (see wait_any). */
+	bool cancelable = sched_cancelable(true);
+	int r;
 	if (mw->fallback) {
 		int64_t t = nanotime() + 1000000;
-		sched_sleep_until(deadline && deadline < t ? deadline : t);
-		return deadline && nanotime() >= deadline ? ETIMEDOUT : 0;
+		r = sched_sleep_until(deadline && deadline < t ? deadline : t);
+		if (r != EINTR && deadline && nanotime() >= deadline)
+			r = ETIMEDOUT;
+	} else {
+		atomic_fetch_add(&netpoll_waiters, 1);
+		r = waitq_wait(&mw->word, seen, deadline);
+		atomic_fetch_sub(&netpoll_waiters, 1);
 	}
-	atomic_fetch_add(&netpoll_waiters, 1);
-	int r = waitq_wait(&mw->word, seen, deadline);
-	atomic_fetch_sub(&netpoll_waiters, 1);
-	return r == ETIMEDOUT ? ETIMEDOUT : 0;
+	if (cancelable)
+		sched_cancelable(false);
+	return r == ETIMEDOUT || r == EINTR ? r : 0;
 }
 
 typedef long (*ready_check_fn)(void *ctx); /* one zero-timeout attempt */
@@ -107,6 +115,7 @@ typedef long (*ready_check_fn)(void *ctx); /* one zero-timeout attempt */
 static long wait_any(const int *fds, const int *dirs, int n, int64_t deadline, ready_check_fn check,
 		     void *ctx)
 {
+	sched_cancel_point(); /* poll, select: cancellation points */
 	struct multiwait mw;
 	if (!multiwait_begin(&mw, n))
 		return -ENOMEM;
@@ -119,12 +128,19 @@ static long wait_any(const int *fds, const int *dirs, int n, int64_t deadline, r
 		r = check(ctx);
 		if (r != 0)
 			break;
-		if (multiwait_wait(&mw, seen, deadline) == ETIMEDOUT) {
+		int w = multiwait_wait(&mw, seen, deadline);
+		if (w == EINTR) {
+			r = -EINTR;
+			break;
+		}
+		if (w == ETIMEDOUT) {
 			r = check(ctx);
 			break;
 		}
 	}
 	multiwait_end(&mw);
+	if (r == -EINTR)
+		sched_cancel_point(); /* not acted on: interrupted, as by a signal */
 	return r;
 }
 

@@ -204,21 +204,31 @@ int netpoll_dispatch(uint64_t tag)
 
 int fd_wait(struct fdinfo *fi, int fd, int dir, uint32_t seq, uint32_t gen, int64_t deadline)
 {
+	/* A cancellation point: every blocking call on an fd parks here,
+	 * and its callers hold nothing across the wait. A wait cut short by
+	 * a cancellation returns 0: the caller retries, and the cancellation
+	 * point on the way back in acts. */
+	sched_cancel_point();
 	if (atomic_load(&fi->gen) != gen)
 		return EBADF;
 	int a = netpoll_arm(fd, fi, dir);
 	if (a >= 0 && (a & ARM_NEVER))
 		return 0; /* always ready: the retry will not say EAGAIN */
+	bool cancelable = sched_cancelable(true);
+	int r;
 	if (a < 0) {
 		/* No netpoller (or it refused this fd): poll the fd slowly
 		 * rather than spin or hang. */
 		int64_t t = 1000000 + nanotime();
 		sched_sleep_until(deadline && deadline < t ? deadline : t);
-		return deadline && nanotime() >= deadline ? ETIMEDOUT : 0;
+		r = deadline && nanotime() >= deadline ? ETIMEDOUT : 0;
+	} else {
+		atomic_fetch_add(&netpoll_waiters, 1);
+		r = waitq_wait(&fi->seq, seq, deadline);
+		atomic_fetch_sub(&netpoll_waiters, 1);
 	}
-	atomic_fetch_add(&netpoll_waiters, 1);
-	int r = waitq_wait(&fi->seq, seq, deadline);
-	atomic_fetch_sub(&netpoll_waiters, 1);
+	if (cancelable)
+		sched_cancelable(false);
 	if (atomic_load(&fi->gen) != gen)
 		return EBADF;
 	return r == ETIMEDOUT ? ETIMEDOUT : 0;

@@ -327,8 +327,31 @@ static long uring_do_op(struct fdinfo *fi, const struct netpoll_op *op)
 	atomic_fetch_add(&fi->ops, 1);
 	rtlock_unlock(&sq_lock);
 
-	while (!atomic_load_explicit(&w.done, memory_order_acquire))
-		waitq_wait(&w.done, 0, 0);
+	/* A cancellation point (read, write, accept): a cancellation cuts
+	 * the wait short, then the operation is cancelled in the kernel and
+	 * its completion awaited, as it must be (the kernel writes w and the
+	 * program's buffer until then). -ECANCELED sends io_call to the
+	 * readiness path, whose fd_wait acts on the cancellation; an
+	 * operation that finished first keeps its result. */
+	bool cancelable = sched_cancelable(true);
+	while (!atomic_load_explicit(&w.done, memory_order_acquire)) {
+		if (waitq_wait(&w.done, 0, 0) != EINTR ||
+		    atomic_load_explicit(&w.done, memory_order_acquire))
+			continue;
+		sched_cancelable(false);
+		cancelable = false;
+		rtlock_lock(&sq_lock);
+		struct io_uring_sqe *c = get_sqe_locked();
+		if (c) {
+			io_uring_prep_cancel64(c, (uint64_t)(uintptr_t)&w, 0);
+			io_uring_sqe_set_data64(c, IGNORE_TAG);
+			queued_locked();
+		}
+		rtlock_unlock(&sq_lock);
+		submit();
+	}
+	if (cancelable)
+		sched_cancelable(false);
 	atomic_fetch_sub(&fi->ops, 1);
 	return w.res;
 }

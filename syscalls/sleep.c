@@ -28,6 +28,30 @@ static int sleep_in_kernel(clockid_t c, int flags, const struct timespec *req, s
 	return r;
 }
 
+/* The sleeps are cancellation points. A sleep cut short by a
+ * cancellation the thread does not act on (it disabled cancellation
+ * meanwhile) ends early with EINTR, as one a signal interrupts. */
+static int cancelable_sleep(int64_t deadline)
+{
+	sched_cancel_point();
+	bool cancelable = sched_cancelable(true);
+	int r = sched_sleep_until(deadline);
+	if (cancelable)
+		sched_cancelable(false);
+	if (r == EINTR)
+		sched_cancel_point();
+	return r;
+}
+
+static void remaining(int64_t deadline, struct timespec *rem)
+{
+	int64_t left = deadline - nanotime();
+	if (left < 0)
+		left = 0;
+	rem->tv_sec = left / 1000000000;
+	rem->tv_nsec = left % 1000000000;
+}
+
 EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *req, struct timespec *rem)
 {
 	if (!sched_current() || !deadline_clock_supported(c))
@@ -42,7 +66,11 @@ EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *req, s
 			return EINVAL;
 		deadline = deadline_from_relative(req);
 	}
-	sched_sleep_until(deadline);
+	if (cancelable_sleep(deadline) == EINTR) {
+		if (rem && !(flags & TIMER_ABSTIME))
+			remaining(deadline, rem);
+		return EINTR;
+	}
 	if (rem && !(flags & TIMER_ABSTIME))
 		rem->tv_sec = rem->tv_nsec = 0;
 	return 0;
@@ -56,7 +84,13 @@ EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 		errno = EINVAL;
 		return -1;
 	}
-	sched_sleep_until(deadline_from_relative(req));
+	int64_t deadline = deadline_from_relative(req);
+	if (cancelable_sleep(deadline) == EINTR) {
+		if (rem)
+			remaining(deadline, rem);
+		errno = EINTR;
+		return -1;
+	}
 	return 0;
 }
 
