@@ -15,8 +15,10 @@
 #include "sched/osthread.h"
 #include "sched/fiber.h"
 #include "sched/tcb.h"
+#include "sched/waitq.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1308,6 +1310,104 @@ void sched_free(struct g *g)
 	gfree_put(m ? m->p : NULL, g);
 }
 
+/* ---- fork: the child's runtime ----
+ *
+ * The child of fork() has one kernel thread, the one that called fork,
+ * running the G that called it; everything else in the parent's runtime
+ * (its Ms, their locks, the other Gs queued, parked or timed, sysmon) is a
+ * copy of state that no longer exists. Like Go's runtime after fork, the
+ * child starts over around the calling G: one M (this one), its P, the
+ * other Ps idle, empty queues, unlocked locks, a new sysmon (and, on first
+ * use, a new netpoller: syscalls/netpoll.c forgets the parent's). Runs as
+ * the first pthread_atfork child handler (registered in sched_init, before
+ * the program can register its own), so the program's child handlers may
+ * create threads. The other threads' records stay behind unreachable, as
+ * their memory does in a glibc child. */
+static void fork_child_reset_ps(struct m *m)
+{
+	sched.pidle = NULL;
+	atomic_store(&sched.npidle, 0);
+	for (int i = 0; i < sched.procs; i++) {
+		struct p *pp = sched.allp[i];
+		memset(&pp->runq, 0, sizeof pp->runq);
+		memset(&pp->timers_lock, 0, sizeof pp->timers_lock);
+		pp->timers.len = 0;
+		atomic_store(&pp->timer0_when, 0);
+		atomic_store(&pp->timers_stale, 0);
+		if (pp == m->p)
+			continue;
+		pp->m = NULL;
+		atomic_store(&pp->status, P_IDLE);
+		pidleput(pp);
+	}
+}
+
+static void fork_child_new_g0(struct m *m, struct g *g)
+{
+	/* With per-G TLS, glibc's fork took the G's TCB as the child's
+	 * thread and put the parent's threads' stacks, this M's own (its
+	 * scheduler stack and TCB) among them, in its cache for reuse: this
+	 * M's scheduler gets a new stack and TCB, and starts afresh when the
+	 * G next switches away (as M0's does at start-up). */
+	if (!g->tls_base)
+		return;
+	void *lo;
+	size_t size;
+	stack_alloc_g0(&lo, &size);
+	m->g0_stack_lo = lo;
+	m->g0_stack_size = size;
+	arch_context_make(&m->g0ctx, (char *)lo + size, m0_g0_entry, m);
+	void *own = tcb_create();
+	if (!own)
+		sched_fatal("out of memory allocating the scheduler's TLS after fork");
+	tcb_set_stack(own, lo, size, 0);
+	tcb_set_tid(own, m->tid);
+	*(struct m **)((char *)own + sched.m_tls_off) = m;
+	m->tls_base = own;
+	m->fs_now = g->tls_base;
+	m->fs_lender = NULL;
+	m->glibc_tcb = g->tls_base;
+	if (g->tls_base != sched.main_tcb)
+		tcb_set_tid(g->tls_base, m->tid);
+}
+
+static void sched_after_fork_child(void)
+{
+	struct m *m = m_self();
+	struct g *g = m ? m->curg : NULL;
+	if (!g || !m->p)
+		return; /* fork from a thread gmpt does not run: nothing to keep */
+	m->tid = (pid_t)raw_syscall(SYS_gettid);
+	memset(&sched.lock, 0, sizeof sched.lock);
+	memset(&sched.gfree_lock, 0, sizeof sched.gfree_lock);
+	sched.midle = NULL;
+	sched.mcount = 1;
+	m->schedlink = NULL;
+	m->spinning = false;
+	m->in_netpoll = false;
+	m->syscall_depth = 0;
+	atomic_store(&m->oldp, NULL);
+	atomic_store(&sched.nmspinning, 0);
+	memset(&sched.runq, 0, sizeof sched.runq);
+	atomic_store(&sched.runqsize, 0);
+	atomic_store(&sched.polling, POLL_NONE);
+	atomic_store(&sched.poll_until, 0);
+	atomic_store(&sched.lastpoll, nanotime());
+	atomic_store(&sched.sysmon_sleeping, 0);
+	fork_child_reset_ps(m);
+	/* Pooled Gs whose TCB a parent M's scheduler still held. */
+	for (int i = 0; i < sched.procs; i++)
+		for (struct g *f = sched.allp[i]->gfree; f; f = f->schedlink)
+			atomic_store(&f->tls_holder, NULL);
+	for (struct g *f = sched.gfree; f; f = f->schedlink)
+		atomic_store(&f->tls_holder, NULL);
+	waitq_after_fork();
+	stack_after_fork();
+	fork_child_new_g0(m, g);
+	m->sigmask_now = sig_thread_mask();
+	sysmon_start();
+}
+
 /* ---- bootstrap (Go: schedinit + the main goroutine) ---- */
 
 /* The TCB glibc's thread list has for the calling kernel thread (see
@@ -1404,6 +1504,7 @@ void sched_init(const struct sched_config *cfg)
 	sched_is_ready = true;
 	preempt_init();
 	sysmon_start();
+	pthread_atfork(NULL, NULL, sched_after_fork_child);
 	if (sched.tls_per_g)
 		tcb_wrap_setxid(listed_tcb_of_this_thread);
 }

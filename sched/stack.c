@@ -266,3 +266,9 @@ void stack_describe_main(struct g *g)
 	g->stack_hi = (char *)lo + size;
 	g->map_size = 0;
 }
+
+/* fork's child: a parent thread may have held the pool's lock. */
+void stack_after_fork(void)
+{
+	memset(&pool_lock, 0, sizeof pool_lock);
+}

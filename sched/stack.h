@@ -19,6 +19,7 @@ int stack_acquire(struct p *pp, struct g *g, const struct stack_spec *spec);
 void stack_release(struct p *pp, struct g *g);
 /* M0's scheduler stack. */
 void stack_alloc_g0(void **lo, size_t *size);
+void stack_after_fork(void);
 /* Fills in the main G's stack bounds from the process stack. */
 void stack_describe_main(struct g *g);
 

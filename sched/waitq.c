@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <string.h>
 
 #define NBUCKETS 1024
 
@@ -215,8 +216,16 @@ void sched_interrupt(struct g *g)
 	 * that lock (waitq_wait), one already queued is found below. */
 	atomic_store(&g->intr, true);
 	int32_t bi = atomic_load(&g->wait_bucket);
-	if (bi < 0)
-		return; /* not parked in a wait queue; its next one sees intr */
+	if (bi < 0) {
+		/* Not parked in a wait queue: its next one sees intr. One
+		 * blocked in the kernel (pause, sigsuspend) is poked: the
+		 * signal's handler makes the call fail with EINTR. A racy read
+		 * of g->m: at worst another G's M takes a harmless poke. */
+		struct m *m = g->m;
+		if (m && atomic_load(&g->status) == G_RUNNING && !m->p)
+			preempt_poke(m);
+		return;
+	}
 	struct bucket *b = &buckets[bi];
 	rtlock_lock(&b->lock);
 	struct waiter *w = atomic_load(&g->wait_node);
@@ -234,4 +243,10 @@ void sched_interrupt(struct g *g)
 		timer_cancelled(g);
 	rtlock_unlock(&b->lock);
 	ready(g);
+}
+
+/* fork's child: the waiters were the parent's other threads. */
+void waitq_after_fork(void)
+{
+	memset(buckets, 0, sizeof buckets);
 }

@@ -9,4 +9,7 @@ struct g;
 /* A timer armed by waitq_wait fired: time the G out if it still waits. */
 void waitq_timeout(struct g *g, uint64_t seq);
 
+/* The child of fork: no waiter of the parent exists any more. */
+void waitq_after_fork(void);
+
 #endif

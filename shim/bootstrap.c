@@ -12,6 +12,7 @@
 #include "sched/sched.h"
 #include "syscalls/netpoll.h"
 
+#include <pthread.h>
 #include <stdio.h>
 
 #include <stdlib.h>
@@ -74,6 +75,13 @@ static void print_stats(void)
 	(void)w;
 }
 
+/* fork's child: only the calling thread is left (sched_after_fork_child
+ * rebuilt the runtime around it just before). */
+static void after_fork_child(void)
+{
+	atomic_store(&threads_alive, 1);
+}
+
 void gmpt_bootstrap(void)
 {
 	if (sched_ready())
@@ -95,6 +103,7 @@ void gmpt_bootstrap(void)
 	    .tls_per_g = cfg.tls_per_g,
 	};
 	sched_init(&sc);
+	pthread_atfork(NULL, NULL, after_fork_child);
 	cancel_init();
 	netpoll_configure(cfg.netpoll);
 	if (cfg.debug_stats)

@@ -26,6 +26,60 @@
 #define LOCKW(m) ((_Atomic uint32_t *)&(m)->__data.__lock)
 #define OWNER(m) ((_Atomic int *)&(m)->__data.__owner)
 
+/* Robust mutexes (between gmpt's threads): the state of the protected
+ * data in the mutex's __elision field (unused for them), the mutexes a
+ * thread holds listed through __list.__next from its record. */
+#define RSTATE(m)	      ((m)->__data.__elision)
+#define ROBUST_CONSISTENT     0
+#define ROBUST_OWNER_DIED     1 /* the next locker gets EOWNERDEAD */
+#define ROBUST_INCONSISTENT   2 /* locked after EOWNERDEAD, not made consistent */
+#define ROBUST_NOTRECOVERABLE 3
+#define NEXT_HELD(m)	      ((pthread_mutex_t *)(m)->__data.__list.__next)
+
+static bool robust_private(const pthread_mutex_t *m)
+{
+	return (m->__data.__kind & (KIND_ROBUST | KIND_PSHARED)) == KIND_ROBUST;
+}
+
+static void held_add(pthread_mutex_t *m)
+{
+	struct thread *t = thread_self();
+	m->__data.__list.__next = (struct __pthread_internal_list *)t->robust_held;
+	t->robust_held = m;
+}
+
+static void held_remove(pthread_mutex_t *m)
+{
+	struct thread *t = thread_self();
+	for (pthread_mutex_t **p = (pthread_mutex_t **)&t->robust_held; *p;
+	     p = (pthread_mutex_t **)&(*p)->__data.__list.__next)
+		if (*p == m) {
+			*p = NEXT_HELD(m);
+			m->__data.__list.__next = NULL;
+			return;
+		}
+}
+
+static void release_word(pthread_mutex_t *m);
+
+/* Just took the lock word of a robust mutex: 0, EOWNERDEAD (the caller
+ * owns it, inconsistent), or ENOTRECOVERABLE (released again). */
+static int robust_acquired(pthread_mutex_t *m, int self)
+{
+	if (RSTATE(m) == ROBUST_NOTRECOVERABLE) {
+		release_word(m);
+		return ENOTRECOVERABLE;
+	}
+	held_add(m);
+	atomic_store_explicit(OWNER(m), self, memory_order_relaxed);
+	m->__data.__count = 1;
+	if (RSTATE(m) == ROBUST_OWNER_DIED) {
+		RSTATE(m) = ROBUST_INCONSISTENT;
+		return EOWNERDEAD;
+	}
+	return 0;
+}
+
 static int type_of(const pthread_mutex_t *m)
 {
 	return m->__data.__kind & KIND_TYPE_MASK;
@@ -73,6 +127,45 @@ static void wake_one(pthread_mutex_t *m)
 		waitq_wake(LOCKW(m), 1);
 }
 
+static void release_word(pthread_mutex_t *m)
+{
+	if (atomic_exchange_explicit(LOCKW(m), 0, memory_order_release) == 2)
+		wake_one(m);
+}
+
+/* A thread ends (thread_finish): every robust mutex it holds is released
+ * with its owner marked dead, for the next locker's EOWNERDEAD. */
+void mutex_owner_died(struct thread *t)
+{
+	pthread_mutex_t *m = t->robust_held;
+	t->robust_held = NULL;
+	while (m) {
+		pthread_mutex_t *next = NEXT_HELD(m);
+		m->__data.__list.__next = NULL;
+		if (RSTATE(m) != ROBUST_NOTRECOVERABLE)
+			RSTATE(m) = ROBUST_OWNER_DIED;
+		atomic_store_explicit(OWNER(m), 0, memory_order_relaxed);
+		m->__data.__count = 0;
+		release_word(m);
+		m = next;
+	}
+}
+
+EXPORT int pthread_mutex_consistent(pthread_mutex_t *m)
+{
+	if (!(m->__data.__kind & KIND_ROBUST) || RSTATE(m) != ROBUST_INCONSISTENT)
+		return EINVAL;
+	RSTATE(m) = ROBUST_CONSISTENT;
+	return 0;
+}
+
+/* The old name (pthread.h redirects it to the new one for new programs). */
+EXPORT int mutex_consistent_np(pthread_mutex_t *m) __asm__("pthread_mutex_consistent_np");
+EXPORT int mutex_consistent_np(pthread_mutex_t *m)
+{
+	return pthread_mutex_consistent(m);
+}
+
 /* The contended path, apart from the fast path so that stays small. */
 static int lock_slow(pthread_mutex_t *m, int64_t deadline, const struct timespec *abs)
 {
@@ -102,6 +195,7 @@ static int lock_common(pthread_mutex_t *m, int64_t deadline, const struct timesp
 {
 	int type = type_of(m);
 	int self = (int)thread_self_id();
+	bool robust = robust_private(m);
 	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
 		if (atomic_load_explicit(OWNER(m), memory_order_relaxed) == self) {
 			if (type == PTHREAD_MUTEX_ERRORCHECK)
@@ -119,6 +213,8 @@ static int lock_common(pthread_mutex_t *m, int64_t deadline, const struct timesp
 		if (err)
 			return err;
 	}
+	if (robust)
+		return robust_acquired(m, self);
 	atomic_store_explicit(OWNER(m), self, memory_order_relaxed);
 	m->__data.__count = 1;
 	return 0;
@@ -146,6 +242,8 @@ EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 	if (!atomic_compare_exchange_strong_explicit(LOCKW(m), &z, 1, memory_order_acquire,
 						     memory_order_relaxed))
 		return EBUSY;
+	if (robust_private(m))
+		return robust_acquired(m, self);
 	atomic_store_explicit(OWNER(m), self, memory_order_relaxed);
 	m->__data.__count = 1;
 	return 0;
@@ -168,17 +266,24 @@ EXPORT int pthread_mutex_timedlock(pthread_mutex_t *restrict m, const struct tim
 static int unlock_common(pthread_mutex_t *m, bool full)
 {
 	int type = type_of(m);
-	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
+	bool robust = robust_private(m);
+	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK || robust) {
 		if (atomic_load_explicit(OWNER(m), memory_order_relaxed) != (int)thread_self_id() ||
 		    atomic_load(LOCKW(m)) == 0)
 			return EPERM;
 		if (type == PTHREAD_MUTEX_RECURSIVE && !full && --m->__data.__count > 0)
 			return 0;
 	}
+	if (robust) {
+		held_remove(m);
+		/* Unlocked without pthread_mutex_consistent: glibc makes it
+		 * unusable for good. */
+		if (RSTATE(m) == ROBUST_INCONSISTENT)
+			RSTATE(m) = ROBUST_NOTRECOVERABLE;
+	}
 	atomic_store_explicit(OWNER(m), 0, memory_order_relaxed);
 	m->__data.__count = 0;
-	if (atomic_exchange_explicit(LOCKW(m), 0, memory_order_release) == 2)
-		wake_one(m);
+	release_word(m);
 	return 0;
 }
 

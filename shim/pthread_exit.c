@@ -15,6 +15,7 @@ _Noreturn void thread_finish(struct thread *t, void *retval)
 	/* glibc's order: thread_local destructors, then key destructors. */
 	sched_tls_thread_exit();
 	keys_run_destructors(t);
+	mutex_owner_died(t);
 	free(t->affinity);
 	t->affinity = NULL;
 	sched_exit();

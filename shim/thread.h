@@ -54,7 +54,8 @@ struct thread {
 	char created_name[16];
 	bool name_set;
 
-	_Atomic uint32_t cancel; /* cancel.c */
+	_Atomic uint32_t cancel;      /* cancel.c */
+	pthread_mutex_t *robust_held; /* mutex.c: robust mutexes it holds */
 
 	/* Recorded, without effect (thread_sched.c). */
 	int sched_policy;
@@ -114,6 +115,8 @@ void keys_run_destructors(struct thread *t);
 /* pthread_exit.c: the common end of every thread gmpt created. */
 _Noreturn void thread_finish(struct thread *t, void *retval);
 
+/* mutex.c: a thread ends holding robust mutexes: EOWNERDEAD for the next. */
+void mutex_owner_died(struct thread *t);
 /* mutex.c: used by cond.c */
 int mutex_unlock_for_wait(pthread_mutex_t *m);
 int mutex_relock_after_wait(pthread_mutex_t *m);

@@ -89,6 +89,29 @@ EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct times
 	return HANDED_OFF(REAL(sigtimedwait_fn, sigtimedwait)(set, info, t));
 }
 
+/* pause and sigsuspend wait in the kernel for a signal, with the P handed
+ * off. Cancellation points: pthread_cancel pokes the kernel thread of a
+ * thread blocked in one (sched_interrupt), which makes the call fail with
+ * EINTR, and the thread acts on the way out. */
+typedef int (*pause_fn)(void);
+typedef int (*sigsuspend_fn)(const sigset_t *);
+
+EXPORT int pause(void)
+{
+	sched_cancel_point();
+	int r = HANDED_OFF(REAL(pause_fn, pause)());
+	sched_cancel_point();
+	return r;
+}
+
+EXPORT int sigsuspend(const sigset_t *mask)
+{
+	sched_cancel_point();
+	int r = HANDED_OFF(REAL(sigsuspend_fn, sigsuspend)(mask));
+	sched_cancel_point();
+	return r;
+}
+
 EXPORT int system(const char *cmd)
 {
 	return HANDED_OFF(REAL(system_fn, system)(cmd));
