@@ -851,6 +851,19 @@ def markdown(data, env, args):
         f"{args.runs} alternating native/gmpt pairs per row, "
         f"{env.get('date', '')}.",
         "",
+        "Rows without a `GMPT_TLS` label use the default, per-thread TLS: "
+        "each thread has its own glibc thread control block, and every "
+        "switch between threads moves the fs base. Without FSGSBASE (this "
+        "machine) that is an `arch_prctl` system call, about "
+        f"{fmt_ns(prctl_ns)} ns, once per switch: the rows dominated by "
+        "switches (create_join, yield with one P, pingpong, pipe_ring, "
+        "sleepers) lose most of gmpt's advantage or fall behind native, "
+        "while the I/O-bound echo rows keep theirs. The `GMPT_TLS=shared` "
+        "rows show the same programs with threads sharing their kernel "
+        "thread's TLS (errno still saved per thread): the cost of a switch "
+        "without the system call. On a kernel and CPU with FSGSBASE the "
+        "per-thread switch is one `wrfsbase` instruction.",
+        "",
         table(data),
         "",
         "Benchmark definitions (ns/op):",
