@@ -76,35 +76,34 @@ static bool sched_is_ready;
  * itself (Go's usleep(3) in runqgrab, without the system call). */
 #define RUNNEXT_GRACE_NS 3000
 
-_Noreturn void sched_fatal(const char *fmt, ...)
+/* One line on stderr, with one write (no stdio: any thread, any state). */
+static void write_line(const char *prefix, const char *fmt, va_list ap)
 {
 	char buf[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = snprintf(buf, sizeof buf, "gmpt: fatal: ");
+	int n = snprintf(buf, sizeof buf, "%s", prefix);
 	n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
-	va_end(ap);
 	if (n > (int)sizeof buf - 2)
 		n = (int)sizeof buf - 2;
 	buf[n++] = '\n';
 	ssize_t w = write(2, buf, (size_t)n);
 	(void)w;
+}
+
+_Noreturn void sched_fatal(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	write_line("gmpt: fatal: ", fmt, ap);
+	va_end(ap);
 	abort();
 }
 
 void sched_notice(const char *fmt, ...)
 {
-	char buf[512];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = snprintf(buf, sizeof buf, "gmpt: ");
-	n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	write_line("gmpt: ", fmt, ap);
 	va_end(ap);
-	if (n > (int)sizeof buf - 2)
-		n = (int)sizeof buf - 2;
-	buf[n++] = '\n';
-	ssize_t w = write(2, buf, (size_t)n);
-	(void)w;
 }
 
 bool sched_ready(void)
