@@ -219,8 +219,9 @@ static void cpuclock(void)
 }
 
 /* With an argument, runs only the parts named by its letters (n, a, k, m,
- * c), to tell failures apart. By default all but c: pthread_getcpuclockid
- * on a gmpt thread is not implemented yet (pending-cpuclock). */
+ * c), to tell failures apart. By default all but c: gmpt does not keep a
+ * CPU-time clock per thread (pthread_getcpuclockid says ENOENT), so c is
+ * the 'pending' test pending-cpuclock. */
 int main(int argc, char **argv)
 {
 	const char *parts = argc > 1 ? argv[1] : "nakm";
