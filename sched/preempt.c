@@ -236,6 +236,11 @@ void preempt_init(void)
 	}
 }
 
+int sched_poke_signal(void)
+{
+	return sched.preempt_on ? sched.preempt_signal : 0;
+}
+
 bool sched_preempt_owns(int sig)
 {
 	return sched.preempt_on && sig == sched.preempt_signal;

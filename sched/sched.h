@@ -184,6 +184,8 @@ static inline void sched_cancel_point(void)
 /* Returns whether it marked (false: not a G, nothing to undo). A sleep
  * is cut short only if it began after the program's first cancellation. */
 bool sched_cancelable(bool on);
+/* The signal sched_interrupt pokes a kernel thread with, or 0 if none. */
+int sched_poke_signal(void);
 void sched_interrupt(struct g *g);
 
 /* Parks the current G while *addr == val. deadline: CLOCK_MONOTONIC ns, 0

@@ -9,6 +9,15 @@
 
 enum { ONCE_INIT, ONCE_RUNNING, ONCE_WAITED, ONCE_DONE };
 
+/* The routine's thread was cancelled (or called pthread_exit) inside it:
+ * as glibc does, the once goes back to "not run", and waiters try again. */
+static void once_abandoned(void *arg)
+{
+	_Atomic uint32_t *w = arg;
+	if (atomic_exchange(w, ONCE_INIT) == ONCE_WAITED)
+		waitq_wake(w, INT_MAX);
+}
+
 EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
 {
 	_Atomic uint32_t *w = (_Atomic uint32_t *)once;
@@ -18,7 +27,9 @@ EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
 	for (;;) {
 		s = ONCE_INIT;
 		if (atomic_compare_exchange_strong(w, &s, ONCE_RUNNING)) {
+			pthread_cleanup_push(once_abandoned, (void *)w);
 			fn();
+			pthread_cleanup_pop(0);
 			if (atomic_exchange(w, ONCE_DONE) == ONCE_WAITED)
 				waitq_wake(w, INT_MAX);
 			return 0;

@@ -91,25 +91,39 @@ EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct times
 
 /* pause and sigsuspend wait in the kernel for a signal, with the P handed
  * off. Cancellation points: pthread_cancel pokes the kernel thread of a
- * thread blocked in one (sched_interrupt), which makes the call fail with
- * EINTR, and the thread acts on the way out. */
-typedef int (*pause_fn)(void);
-typedef int (*sigsuspend_fn)(const sigset_t *);
+ * thread blocked in one (sched_interrupt) with gmpt's preemption signal,
+ * which makes the call fail with EINTR, and the thread acts on the way
+ * out. A poke that came just before the call would be lost, so both run
+ * as rt_sigsuspend with the poke blocked until the call unblocks it
+ * atomically: one that came after the check below is delivered at once. */
+static int suspend_until_signal(const sigset_t *wait_mask)
+{
+	sigset_t blocked, old;
+	sigemptyset(&blocked);
+	int poke = sched_poke_signal();
+	if (poke > 0)
+		sigaddset(&blocked, poke);
+	raw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, &blocked, &old, _NSIG / 8);
+	sched_cancel_point();
+	sigset_t m = *wait_mask;
+	if (poke > 0)
+		sigdelset(&m, poke);
+	long r = HANDED_OFF(raw_syscall(SYS_rt_sigsuspend, &m, _NSIG / 8));
+	raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
+	sched_cancel_point();
+	return (int)sys_ret(r);
+}
 
 EXPORT int pause(void)
 {
-	sched_cancel_point();
-	int r = HANDED_OFF(REAL(pause_fn, pause)());
-	sched_cancel_point();
-	return r;
+	sigset_t now;
+	raw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &now, _NSIG / 8);
+	return suspend_until_signal(&now);
 }
 
 EXPORT int sigsuspend(const sigset_t *mask)
 {
-	sched_cancel_point();
-	int r = HANDED_OFF(REAL(sigsuspend_fn, sigsuspend)(mask));
-	sched_cancel_point();
-	return r;
+	return suspend_until_signal(mask);
 }
 
 EXPORT int system(const char *cmd)

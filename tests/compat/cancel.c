@@ -154,6 +154,28 @@ static void *while_disabled(void *arg)
 	return NULL;
 }
 
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static atomic_int once_runs;
+
+static void slow_init(void)
+{
+	atomic_fetch_add(&once_runs, 1);
+	mark_started();
+	sleep(100); /* the first runner is cancelled here */
+}
+
+static void quick_init(void)
+{
+	atomic_fetch_add(&once_runs, 1);
+}
+
+static void *in_once(void *arg)
+{
+	(void)arg;
+	pthread_once(&once, slow_init);
+	return NULL;
+}
+
 static void *async_self(void *arg)
 {
 	(void)arg;
@@ -219,6 +241,12 @@ int main(void)
 	CHECK(ret == PTHREAD_CANCELED);
 	CHECK_EQ(atomic_load(&disabled_stage), 2);
 	printf("a cancellation while disabled acted once enabled\n");
+
+	cancel_and_join(start(in_once, NULL), "a pthread_once routine");
+	CHECK_OK(pthread_once(&once, quick_init)); /* not left "running" */
+	CHECK_EQ(atomic_load(&once_runs), 2);
+	CHECK_OK(pthread_once(&once, quick_init));
+	CHECK_EQ(atomic_load(&once_runs), 2);
 
 	CHECK_OK(pthread_create(&t, NULL, async_self, NULL));
 	CHECK_OK(pthread_join(t, &ret));
