@@ -1237,6 +1237,12 @@ void *sched_tls_cleanup_chain(void)
 	return g && g->tls_base ? tcb_cleanup_chain() : NULL;
 }
 
+void **sched_tls_cleanup_list(void)
+{
+	struct g *g = sched_current();
+	return g && g->tls_base ? tcb_cleanup_list() : NULL;
+}
+
 void sched_tls_after_dlopen(void)
 {
 	if (sched.tls_per_g)

@@ -115,6 +115,9 @@ void sched_tls_leave_kernel_thread(void *token);
  * glibc's forced unwind (pthread_exit, cancellation) starts; NULL with
  * shared TLS, whose one chain per M the Gs would mix up. */
 void *sched_tls_cleanup_chain(void);
+/* With per-G TLS, where the calling G's old-style cleanup list starts
+ * (_pthread_cleanup_push_defer); NULL with shared TLS. */
+void **sched_tls_cleanup_list(void);
 /* On a G that ends, before key destructors: its thread_local destructors
  * (only with per-G TLS; with shared TLS they belong to the M). */
 void sched_tls_thread_exit(void);

@@ -48,6 +48,10 @@ void tcb_set_tid(void *tp, pid_t tid);
  * glibc's __pthread_register_cancel), where a forced unwind starts. */
 void *tcb_cleanup_chain(void);
 
+/* The calling thread's old-style cleanup list head (struct
+ * _pthread_cleanup_buffer *), which glibc's unwind runs too. */
+void **tcb_cleanup_list(void);
+
 /* On the G's own TCB, before the program's start routine: the global
  * locale and its ctype tables, as glibc's start_thread sets them. */
 void tcb_thread_start(void);

@@ -424,6 +424,13 @@ void tcb_mark_multithreaded(void *tp)
 	FIELD(tp, PT_HDR_MULTI, int) = 1;
 }
 
+#define PT_CLEANUP 760 /* the old-style cleanup list (_pthread_cleanup_push) */
+
+void **tcb_cleanup_list(void)
+{
+	return (void **)((char *)arch_thread_pointer() + PT_CLEANUP);
+}
+
 void *tcb_cleanup_chain(void)
 {
 	return FIELD(arch_thread_pointer(), PT_CLEANUP_JMP_BUF, void *);

@@ -115,3 +115,85 @@ EXPORT void pthread_testcancel(void)
 	}
 	act_if_cancelled();
 }
+
+/* ---- the cleanup variants that also defer cancellation ----
+ *
+ * pthread_cleanup_push_defer_np and its pop: glibc switches the thread to
+ * deferred cancellation inside, keeping the old type in the buffer, and
+ * puts it back on the way out; the type is gmpt's here. The handler list
+ * itself is glibc's, in the thread's own TCB (per-G TLS), so glibc's
+ * unwind runs the handlers. With shared TLS the calls go to glibc. */
+static int defer_cancel(void)
+{
+	struct thread *t = thread_self();
+	uint32_t f = atomic_fetch_and(&t->cancel, ~(uint32_t)CANCEL_ASYNC);
+	return (f & CANCEL_ASYNC) ? PTHREAD_CANCEL_ASYNCHRONOUS : PTHREAD_CANCEL_DEFERRED;
+}
+
+static void restore_cancel(int type)
+{
+	if (type == PTHREAD_CANCEL_ASYNCHRONOUS)
+		pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, NULL);
+}
+
+typedef void (*push_defer_fn)(struct _pthread_cleanup_buffer *, void (*)(void *), void *);
+typedef void (*pop_restore_fn)(struct _pthread_cleanup_buffer *, int);
+
+EXPORT void _pthread_cleanup_push_defer(struct _pthread_cleanup_buffer *buf,
+					void (*routine)(void *), void *arg)
+{
+	void **list = sched_tls_cleanup_list();
+	if (!list) {
+		REAL(push_defer_fn, _pthread_cleanup_push_defer)(buf, routine, arg);
+		return;
+	}
+	buf->__routine = routine;
+	buf->__arg = arg;
+	buf->__canceltype = defer_cancel();
+	buf->__prev = *list;
+	*list = buf;
+}
+
+EXPORT void _pthread_cleanup_pop_restore(struct _pthread_cleanup_buffer *buf, int execute)
+{
+	void **list = sched_tls_cleanup_list();
+	if (!list) {
+		REAL(pop_restore_fn, _pthread_cleanup_pop_restore)(buf, execute);
+		return;
+	}
+	*list = buf->__prev;
+	restore_cancel(buf->__canceltype);
+	if (execute)
+		buf->__routine(buf->__arg);
+}
+
+/* glibc's private layout of __pthread_unwind_buf_t's __pad: prev,
+ * cleanup, canceltype. */
+struct unwind_buf_priv {
+	void *prev;
+	void *cleanup;
+	int canceltype;
+};
+
+typedef void (*register_fn)(__pthread_unwind_buf_t *);
+
+EXPORT void __pthread_register_cancel_defer(__pthread_unwind_buf_t *buf)
+{
+	if (!sched_tls_cleanup_list()) {
+		REAL(register_fn, __pthread_register_cancel_defer)(buf);
+		return;
+	}
+	__pthread_register_cancel(buf);
+	((struct unwind_buf_priv *)(void *)buf->__pad)->canceltype = defer_cancel();
+}
+
+EXPORT void __pthread_unregister_cancel_restore(__pthread_unwind_buf_t *buf)
+{
+	if (!sched_tls_cleanup_list()) {
+		REAL(register_fn, __pthread_unregister_cancel_restore)(buf);
+		return;
+	}
+	int type = ((struct unwind_buf_priv *)(void *)buf->__pad)->canceltype;
+	__pthread_unregister_cancel(buf);
+	restore_cancel(type);
+}

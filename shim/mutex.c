@@ -18,10 +18,17 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 
-#define KIND_TYPE_MASK 3
-#define KIND_ROBUST    16
-#define KIND_PSHARED   128
+#define KIND_TYPE_MASK	  3
+#define KIND_ROBUST	  16
+#define KIND_PRIO_PROTECT 64 /* PTHREAD_PRIO_PROTECT: a ceiling, recorded */
+#define KIND_PSHARED	  128
+/* The priority ceiling of a PTHREAD_PRIO_PROTECT mutex, recorded without
+ * effect (gmpt's scheduler has no priorities) in __spins, which gmpt does
+ * not use (glibc keeps it in the lock word's high bits, which gmpt's lock
+ * uses whole). */
+#define CEILING(m) ((m)->__data.__spins)
 
 #define LOCKW(m) ((_Atomic uint32_t *)&(m)->__data.__lock)
 #define OWNER(m) ((_Atomic int *)&(m)->__data.__owner)
@@ -99,9 +106,44 @@ EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *att
 		if (pthread_mutexattr_getrobust(attr, &robust) == 0 &&
 		    robust == PTHREAD_MUTEX_ROBUST)
 			kind |= KIND_ROBUST;
+		int protocol, ceiling = 0;
+		if (pthread_mutexattr_getprotocol(attr, &protocol) == 0 &&
+		    protocol == PTHREAD_PRIO_PROTECT) {
+			kind |= KIND_PRIO_PROTECT;
+			pthread_mutexattr_getprioceiling(attr, &ceiling);
+		}
+		*m = (pthread_mutex_t){0};
+		m->__data.__kind = kind;
+		CEILING(m) = (short)ceiling;
+		return 0;
 	}
 	*m = (pthread_mutex_t){0};
 	m->__data.__kind = kind;
+	return 0;
+}
+
+EXPORT int pthread_mutex_getprioceiling(const pthread_mutex_t *restrict m, int *restrict ceiling)
+{
+	if (!(m->__data.__kind & KIND_PRIO_PROTECT))
+		return EINVAL;
+	*ceiling = CEILING(m);
+	return 0;
+}
+
+EXPORT int pthread_mutex_setprioceiling(pthread_mutex_t *restrict m, int ceiling, int *restrict old)
+{
+	if (!(m->__data.__kind & KIND_PRIO_PROTECT) ||
+	    ceiling < sched_get_priority_min(SCHED_FIFO) ||
+	    ceiling > sched_get_priority_max(SCHED_FIFO))
+		return EINVAL;
+	/* POSIX: changed with the mutex held, so it is locked around it. */
+	int err = pthread_mutex_lock(m);
+	if (err && err != EDEADLK)
+		return err;
+	*old = CEILING(m);
+	CEILING(m) = (short)ceiling;
+	if (!err)
+		pthread_mutex_unlock(m);
 	return 0;
 }
 

@@ -176,6 +176,31 @@ static void *in_once(void *arg)
 	return NULL;
 }
 
+static atomic_int defer_ran;
+
+static void defer_handler(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&defer_ran, 1);
+}
+
+/* pthread_cleanup_push_defer_np makes the type deferred inside and the
+ * pop puts the old one back. */
+static void *defer_np(void *arg)
+{
+	(void)arg;
+	int type;
+	CHECK_OK(pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, NULL));
+	pthread_cleanup_push_defer_np(defer_handler, NULL);
+	CHECK_OK(pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &type));
+	CHECK_EQ(type, PTHREAD_CANCEL_DEFERRED);
+	pthread_cleanup_pop_restore_np(1);
+	CHECK_OK(pthread_setcanceltype(PTHREAD_CANCEL_DEFERRED, &type));
+	CHECK_EQ(type, PTHREAD_CANCEL_ASYNCHRONOUS);
+	CHECK_EQ(atomic_load(&defer_ran), 1);
+	return NULL;
+}
+
 static void *async_self(void *arg)
 {
 	(void)arg;
@@ -252,6 +277,10 @@ int main(void)
 	CHECK_OK(pthread_join(t, &ret));
 	CHECK(ret == PTHREAD_CANCELED);
 	printf("asynchronous self-cancellation\n");
+
+	CHECK_OK(pthread_create(&t, NULL, defer_np, NULL));
+	CHECK_OK(pthread_join(t, NULL));
+	printf("pthread_cleanup_push_defer_np/pop_restore_np: deferred inside, restored after\n");
 
 	CHECK_RC(pthread_setcancelstate(5, NULL), EINVAL);
 	CHECK_RC(pthread_setcanceltype(7, NULL), EINVAL);

@@ -120,6 +120,24 @@ int main(void)
 	CHECK_OK(pthread_attr_destroy(&a));
 	printf("creation attributes: explicit policy and affinity\n");
 
+	/* A priority-ceiling mutex: the ceiling is recorded and reported. */
+	pthread_mutexattr_t ma;
+	CHECK_OK(pthread_mutexattr_init(&ma));
+	CHECK_OK(pthread_mutexattr_setprotocol(&ma, PTHREAD_PRIO_PROTECT));
+	CHECK_OK(pthread_mutexattr_setprioceiling(&ma, 10));
+	pthread_mutex_t pm, plain = PTHREAD_MUTEX_INITIALIZER;
+	CHECK_OK(pthread_mutex_init(&pm, &ma));
+	int ceiling = -1, oldc = -1;
+	CHECK_OK(pthread_mutex_getprioceiling(&pm, &ceiling));
+	CHECK_EQ(ceiling, 10);
+	CHECK_OK(pthread_mutex_setprioceiling(&pm, 20, &oldc));
+	CHECK_EQ(oldc, 10);
+	CHECK_OK(pthread_mutex_getprioceiling(&pm, &ceiling));
+	CHECK_EQ(ceiling, 20);
+	CHECK_RC(pthread_mutex_setprioceiling(&pm, 1000, &oldc), EINVAL);
+	CHECK_RC(pthread_mutex_getprioceiling(&plain, &ceiling), EINVAL);
+	printf("priority ceilings: recorded and reported, EINVAL as glibc\n");
+
 	/* The process default stack size. */
 	CHECK_OK(pthread_attr_init(&a));
 	CHECK_OK(pthread_attr_setstacksize(&a, 256 * 1024));
