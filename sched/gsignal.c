@@ -108,6 +108,15 @@ int sched_signal(struct g *g, int sig, const union sigval *value)
 		sig_deliver(g);
 		return 0;
 	}
+	/* Parked at an interruption point (a condition or semaphore wait, a
+	 * sleep, an fd wait, poll): cut the wait short, as a signal makes
+	 * such a call return early natively (EINTR, or a spurious wakeup for
+	 * a condition); the G delivers the signal when it runs. From now on
+	 * sleeps are interruptible too (sched_sleep_until). */
+	if (!(g->sigmask & SIGBIT(sig))) {
+		atomic_store(&sched_cancel_used, 1);
+		sched_interrupt(g);
+	}
 	/* Running on another M: poke it. If g switches out first, its next
 	 * switch-in delivers instead (the pending bit is already set). */
 	struct m *m =

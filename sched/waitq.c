@@ -108,6 +108,18 @@ static int wait_kernel(struct bucket *b, struct waiter *w, int64_t deadline)
 	}
 }
 
+/* A wait cut short by sched_interrupt (a cancellation or a signal): the
+ * interruption is used up here, so the caller's next wait parks again,
+ * and signals sent to the G are delivered before the caller sees EINTR
+ * (a G that was not parked yet had no switch to deliver them). */
+static int interrupted(struct g *g)
+{
+	atomic_store(&g->intr, false);
+	if (atomic_load_explicit(&g->sig_pending, memory_order_relaxed))
+		sig_deliver(g);
+	return EINTR;
+}
+
 int waitq_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 {
 	int32_t bi = bucket_index(addr);
@@ -132,7 +144,7 @@ int waitq_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 	bool cancelable = g && g->cancelable;
 	if (cancelable && atomic_load(&g->intr)) {
 		rtlock_unlock(&b->lock);
-		return EINTR;
+		return interrupted(g);
 	}
 	struct waiter w = {.addr = addr, .g = g, .timed = deadline != 0, .cancelable = cancelable};
 	enqueue(b, &w);
@@ -144,7 +156,7 @@ int waitq_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 	atomic_store(&g->wait_node, &w);
 	struct park_ctx pc = {b, deadline, seq};
 	park(park_unlock, &pc, "waitq");
-	return w.result;
+	return w.result == EINTR ? interrupted(g) : w.result;
 }
 
 int waitq_wake(_Atomic uint32_t *addr, int n)

@@ -85,6 +85,85 @@ static void *sigwaiter(void *arg)
 	return (void *)(intptr_t)sig;
 }
 
+/* Signals to threads parked in waits: the handler runs in the thread at
+ * once (not when the wait ends); a condition wait goes on waiting, sleep
+ * returns early with the time left, read on a pipe goes on (SA_RESTART). */
+static pthread_mutex_t pmu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pcv = PTHREAD_COND_INITIALIZER;
+static int release_parked;
+static atomic_int parked_handled, parked_ready;
+static pthread_t parked_ids[3];
+static int parked_pipe[2];
+static unsigned sleep_left;
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+	for (int i = 0; i < 3; i++)
+		if (pthread_equal(pthread_self(), parked_ids[i]))
+			atomic_fetch_add(&parked_handled, 1);
+}
+
+static void *parked_cond(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&pmu);
+	atomic_fetch_add(&parked_ready, 1);
+	while (!release_parked)
+		pthread_cond_wait(&pcv, &pmu);
+	pthread_mutex_unlock(&pmu);
+	return NULL;
+}
+
+static void *parked_sleep(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&parked_ready, 1);
+	sleep_left = sleep(100);
+	return NULL;
+}
+
+static void *parked_read(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&parked_ready, 1);
+	char c;
+	CHECK(read(parked_pipe[0], &c, 1) == 1);
+	return NULL;
+}
+
+static void signal_parked(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr2;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGUSR2, &sa, NULL) == 0);
+	CHECK(pipe(parked_pipe) == 0);
+	void *(*fns[3])(void *) = {parked_cond, parked_sleep, parked_read};
+	for (int i = 0; i < 3; i++)
+		CHECK_OK(pthread_create(&parked_ids[i], NULL, fns[i], NULL));
+	while (atomic_load(&parked_ready) < 3)
+		usleep(500);
+	usleep(20000); /* all three parked */
+	for (int i = 0; i < 3; i++)
+		CHECK_OK(pthread_kill(parked_ids[i], SIGUSR2));
+	for (int i = 0; i < 200 && atomic_load(&parked_handled) < 3; i++)
+		usleep(5000);
+	CHECK_EQ(atomic_load(&parked_handled), 3); /* all ran while parked */
+	CHECK_OK(pthread_join(parked_ids[1], NULL));
+	CHECK(sleep_left > 90); /* woken early, the rest reported */
+	pthread_mutex_lock(&pmu);
+	release_parked = 1;
+	pthread_cond_broadcast(&pcv);
+	pthread_mutex_unlock(&pmu);
+	CHECK_OK(pthread_join(parked_ids[0], NULL));
+	CHECK(write(parked_pipe[1], "x", 1) == 1);
+	CHECK_OK(pthread_join(parked_ids[2], NULL));
+	printf("pthread_kill to parked threads: handlers ran at once; sleep ended early\n");
+}
+
 int main(void)
 {
 	struct sigaction sa;
@@ -134,5 +213,7 @@ int main(void)
 	for (int i = 0; i < 4; i++)
 		CHECK_OK(pthread_join(workers[i], NULL));
 	printf("block then sigwait: the waiting thread got the process's signal\n");
+	CHECK_OK(pthread_sigmask(SIG_UNBLOCK, &set, NULL));
+	signal_parked();
 	return 0;
 }
