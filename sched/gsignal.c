@@ -114,7 +114,7 @@ int sched_signal(struct g *g, int sig, const union sigval *value)
 	 * a condition); the G delivers the signal when it runs. From now on
 	 * sleeps are interruptible too (sched_sleep_until). */
 	if (!(g->sigmask & SIGBIT(sig))) {
-		atomic_store(&sched_cancel_used, 1);
+		atomic_store(&sched_interrupts_used, 1);
 		sched_interrupt(g);
 	}
 	/* Running on another M: poke it. If g switches out first, its next

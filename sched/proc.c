@@ -1135,7 +1135,7 @@ static bool sleep_unlock(struct g *g, void *arg)
 	return true;
 }
 
-_Atomic int sched_cancel_used;
+_Atomic int sched_interrupts_used;
 static void (*cancel_hook)(void);
 
 void sched_set_cancel_hook(void (*act_if_cancelled)(void))
@@ -1166,7 +1166,7 @@ int sched_sleep_until(int64_t deadline)
 	struct g *g = sched_current();
 	if (!g)
 		return 0;
-	if (g->cancelable && atomic_load_explicit(&sched_cancel_used, memory_order_relaxed)) {
+	if (g->cancelable && atomic_load_explicit(&sched_interrupts_used, memory_order_relaxed)) {
 		/* An interruptible sleep: a wait nobody wakes, on a word of
 		 * this G's stack, cut short only by its deadline or by
 		 * sched_interrupt. Only once the program cancels threads: a

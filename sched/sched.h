@@ -169,23 +169,24 @@ void sched_stat_netpoll(uint64_t n);
  * EINTR if a cancellation cut the sleep short (see below), else 0. */
 int sched_sleep_until(int64_t deadline);
 
-/* Deferred cancellation, the parts below the shim. The shim registers a
- * hook that ends the calling thread if it has a cancellation to act on;
- * sched_cancel_point calls it (only once the program has cancelled some
- * thread: until then it is one load). Waits made between
+/* Interruptible waits: deferred cancellation, and signals sent to a
+ * parked thread. The shim registers a hook that ends the calling thread
+ * if it has a cancellation to act on; sched_cancel_point calls it (only
+ * once the program has cancelled or signalled some thread,
+ * sched_interrupts_used: until then it is one load). Waits made between
  * sched_cancelable(true) and (false) are cut short with EINTR by
  * sched_interrupt(g) (waitq_wait, sched_sleep_until); callers then reach
  * a cancellation point without holding anything, or report EINTR. */
-extern _Atomic int sched_cancel_used;
+extern _Atomic int sched_interrupts_used;
 void sched_set_cancel_hook(void (*act_if_cancelled)(void));
 void sched_cancel_point_slow(void);
 static inline void sched_cancel_point(void)
 {
-	if (__builtin_expect(atomic_load_explicit(&sched_cancel_used, memory_order_relaxed), 0))
+	if (__builtin_expect(atomic_load_explicit(&sched_interrupts_used, memory_order_relaxed), 0))
 		sched_cancel_point_slow();
 }
 /* Returns whether it marked (false: not a G, nothing to undo). A sleep
- * is cut short only if it began after the program's first cancellation. */
+ * is cut short only if it began after sched_interrupts_used was set. */
 bool sched_cancelable(bool on);
 /* The signal sched_interrupt pokes a kernel thread with, or 0 if none. */
 int sched_poke_signal(void);

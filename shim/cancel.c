@@ -52,7 +52,7 @@ EXPORT int pthread_cancel(pthread_t th)
 	struct thread *t = thread_from_handle(th);
 	if (!t || !t->g)
 		return REAL(cancel_fn, pthread_cancel)(thread_glibc_handle(t, th));
-	atomic_store(&sched_cancel_used, 1);
+	atomic_store(&sched_interrupts_used, 1);
 	uint32_t f = atomic_fetch_or(&t->cancel, CANCEL_PENDING);
 	if (f & (CANCEL_DISABLED | CANCEL_ACTING))
 		return 0; /* acted on when it enables cancellation */
