@@ -1169,8 +1169,9 @@ int sched_sleep_until(int64_t deadline)
 	if (g->cancelable && atomic_load_explicit(&sched_interrupts_used, memory_order_relaxed)) {
 		/* An interruptible sleep: a wait nobody wakes, on a word of
 		 * this G's stack, cut short only by its deadline or by
-		 * sched_interrupt. Only once the program cancels threads: a
-		 * plain sleep needs no bucket lock. */
+		 * sched_interrupt. Only once the program cancels or signals
+		 * threads (sched_interrupts_used): a plain sleep needs no
+		 * bucket lock. */
 		_Atomic uint32_t never = 0;
 		return waitq_wait(&never, 0, deadline) == EINTR ? EINTR : 0;
 	}
