@@ -46,13 +46,4 @@ static inline void arch_cpu_relax(void)
  * FSGSBASE (AT_HWCAP2), arch_prctl(ARCH_SET_FS) otherwise. */
 void arch_tls_set_base(void *base);
 
-/* The TLS hook on the switch path: a system call (~3.5 us here without
- * FSGSBASE) only when the base really changes. With shared TLS every G
- * runs on its M's base, so this is one compare per switch. */
-static inline void arch_tls_switch(void *from_base, void *to_base)
-{
-	if (to_base != from_base)
-		arch_tls_set_base(to_base);
-}
-
 #endif

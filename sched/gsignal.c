@@ -24,14 +24,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define SIGBIT(sig)	(1ULL << ((sig)-1))
-#define SIGCANCEL_GLIBC 32
-#define SIGSETXID_GLIBC 33
+#define SIGBIT(sig) (1ULL << ((sig)-1))
 
 /* What the kernel may block for a G with this mask. */
 static uint64_t kernel_mask(uint64_t mask)
 {
-	uint64_t keep = SIGBIT(SIGCANCEL_GLIBC) | SIGBIT(SIGSETXID_GLIBC);
+	uint64_t keep = SIGBIT(GLIBC_SIGCANCEL) | SIGBIT(GLIBC_SIGSETXID);
 	if (sched.preempt_on)
 		keep |= SIGBIT(sched.preempt_signal);
 	return mask & ~keep;
@@ -117,11 +115,14 @@ int sched_signal(struct g *g, int sig, const union sigval *value)
 		atomic_store(&sched_interrupts_used, 1);
 		sched_interrupt(g);
 	}
-	/* Running on another M: poke it. If g switches out first, its next
-	 * switch-in delivers instead (the pending bit is already set). */
+	/* Running user code on another M: poke it (one in a kernel wait,
+	 * holding no P, was poked by sched_interrupt). If g switches out
+	 * first, its next switch-in delivers instead (the pending bit is
+	 * already set). A racy read of g->m: at worst another G's M takes a
+	 * harmless poke. */
 	struct m *m =
 	    atomic_load_explicit(&g->status, memory_order_acquire) == G_RUNNING ? g->m : NULL;
-	if (m)
+	if (m && m->p)
 		preempt_poke(m);
 	return 0;
 }

@@ -822,7 +822,7 @@ static void tls_switch_in(struct m *m, struct g *g)
 	errno = g->saved_errno;
 	if (g->tls_base) {
 		m_set_self(m);
-		if (g->tls_base != sched.main_tcb)
+		if (g->tls_base != sched.main_tp)
 			tcb_set_tid(g->tls_base, m->tid);
 	}
 }
@@ -1254,7 +1254,7 @@ void *sched_tls_enter_kernel_thread(void)
 {
 	struct m *m = m_self();
 	struct g *g = m ? m->curg : NULL;
-	if (!g || !g->tls_base || g->tls_base != sched.main_tcb || m->glibc_tcb == sched.main_tcb)
+	if (!g || !g->tls_base || g->tls_base != sched.main_tp || m->glibc_tcb == sched.main_tp)
 		return NULL;
 	/* No switch can happen until leave: glibc's set*id does not park,
 	 * and preemption never stops code in libc. */
@@ -1348,6 +1348,20 @@ static void fork_child_reset_ps(struct m *m)
 	}
 }
 
+/* A TCB for an M's scheduler of its own (per-G TLS): M0's, whose glibc
+ * TCB stays with the main G, and a forked child's M, whose glibc TCB
+ * glibc reclaimed. */
+static void *m_own_tcb(struct m *m, void *stack_lo, size_t stack_size)
+{
+	void *own = tcb_create();
+	if (!own)
+		sched_fatal("out of memory allocating a scheduler's TLS");
+	tcb_set_stack(own, stack_lo, stack_size, 0);
+	tcb_set_tid(own, m->tid);
+	*(struct m **)((char *)own + sched.m_tls_off) = m;
+	return own;
+}
+
 static void fork_child_new_g0(struct m *m, struct g *g)
 {
 	/* With per-G TLS, glibc's fork took the G's TCB as the child's
@@ -1363,17 +1377,11 @@ static void fork_child_new_g0(struct m *m, struct g *g)
 	m->g0_stack_lo = lo;
 	m->g0_stack_size = size;
 	arch_context_make(&m->g0ctx, (char *)lo + size, m0_g0_entry, m);
-	void *own = tcb_create();
-	if (!own)
-		sched_fatal("out of memory allocating the scheduler's TLS after fork");
-	tcb_set_stack(own, lo, size, 0);
-	tcb_set_tid(own, m->tid);
-	*(struct m **)((char *)own + sched.m_tls_off) = m;
-	m->tls_base = own;
+	m->tls_base = m_own_tcb(m, lo, size);
 	m->fs_now = g->tls_base;
 	m->fs_lender = NULL;
 	m->glibc_tcb = g->tls_base;
-	if (g->tls_base != sched.main_tcb)
+	if (g->tls_base != sched.main_tp)
 		tcb_set_tid(g->tls_base, m->tid);
 }
 
@@ -1478,16 +1486,9 @@ void sched_init(const struct sched_config *cfg)
 	if (sched.tls_per_g) {
 		/* The main G keeps glibc's main TCB wherever it runs, so M0's
 		 * scheduler gets a TCB of its own. */
-		sched.main_tcb = m0->fs_now;
 		sched.m_tls_off = tcb_offset_of(&gmpt_tls_m);
-		void *own = tcb_create();
-		if (!own)
-			sched_fatal("out of memory allocating the scheduler's TLS");
-		tcb_set_stack(own, lo, size, 0);
-		tcb_set_tid(own, m0->tid);
-		*(struct m **)((char *)own + sched.m_tls_off) = m0;
-		m0->tls_base = own;
-		tcb_adopt_main(sched.main_tcb);
+		m0->tls_base = m_own_tcb(m0, lo, size);
+		tcb_adopt_main(sched.main_tp);
 	}
 
 	acquirep(m0, sched.allp[0]);
@@ -1497,7 +1498,7 @@ void sched_init(const struct sched_config *cfg)
 	struct g *g = gfree_get(m0->p);
 	g->id = atomic_fetch_add(&sched.goid_gen, 1) + 1;
 	g->stack_kind = STACK_NONE;
-	g->tls_base = sched.main_tcb;
+	g->tls_base = sched.tls_per_g ? sched.main_tp : NULL;
 	g->sigmask = sig_thread_mask();
 	m0->sigmask_now = g->sigmask;
 	atomic_store(&g->wait_bucket, -1);

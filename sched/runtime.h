@@ -248,7 +248,6 @@ struct sched {
 	uint64_t stress_seed; /* GMPT_STRESS: randomise scheduling decisions */
 
 	bool tls_per_g; /* every G has its own TCB (sched/tcb.h) */
-	void *main_tcb; /* the main G's: glibc's, its tid stays M0's */
 	void *main_tp;	/* the main thread's TCB, in either mode */
 	bool single_threaded_cleared;
 	ptrdiff_t m_tls_off; /* gmpt_tls_m's offset from the thread pointer */

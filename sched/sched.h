@@ -94,6 +94,10 @@ void sched_gosched(void);
  * runs with sig unblocked. The mask functions read and set the calling
  * G's mask (the kernel's outside a G); bit sig-1 is signal sig. */
 union sigval;
+/* glibc's own signals (SIGCANCEL, SIGSETXID): never blocked by gmpt,
+ * refused by pthread_kill as glibc refuses them. */
+#define GLIBC_SIGCANCEL 32
+#define GLIBC_SIGSETXID 33
 int sched_signal(struct g *g, int sig, const union sigval *value);
 uint64_t sched_sigmask_get(void);
 void sched_sigmask_set(uint64_t mask);

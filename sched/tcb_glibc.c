@@ -473,7 +473,6 @@ void tcb_adopt_main(void *tp)
  * a G, %fs is the G's TCB, which is on no list: the caller would wait
  * forever. So the handler is wrapped: it runs glibc's on the TCB glibc's
  * list names for this kernel thread, then puts the fs base back. */
-#define SIGSETXID 33
 
 struct kernel_sigaction {
 	void *handler;
@@ -505,12 +504,12 @@ void tcb_wrap_setxid(void *(*listed_tcb)(void))
 	if (glibc_setxid)
 		return;
 	struct kernel_sigaction ka;
-	if (raw_syscall(SYS_rt_sigaction, SIGSETXID, NULL, &ka, sizeof ka.mask) != 0 ||
+	if (raw_syscall(SYS_rt_sigaction, GLIBC_SIGSETXID, NULL, &ka, sizeof ka.mask) != 0 ||
 	    ka.handler == (void *)SIG_DFL || ka.handler == (void *)SIG_IGN ||
 	    ka.handler == (void *)setxid_on_listed_tcb)
 		return;
 	setxid_tcb_of_this_thread = listed_tcb;
 	glibc_setxid = (void (*)(int, siginfo_t *, void *))ka.handler;
 	ka.handler = (void *)setxid_on_listed_tcb;
-	raw_syscall(SYS_rt_sigaction, SIGSETXID, &ka, NULL, sizeof ka.mask);
+	raw_syscall(SYS_rt_sigaction, GLIBC_SIGSETXID, &ka, NULL, sizeof ka.mask);
 }

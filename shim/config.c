@@ -100,6 +100,21 @@ static int parse_signal(const char *v)
 	return -1;
 }
 
+/* A variable with two values: true for yes, false for no, else the
+ * one-line error naming what it accepts. */
+static bool two_way(const char *name, const char *v, const char *yes, const char *no,
+		    const char *accepts)
+{
+	if (strcmp(v, yes) == 0)
+		return true;
+	if (strcmp(v, no) != 0) {
+		char fmt[256];
+		snprintf(fmt, sizeof fmt, "%%s='%%s': expected %s", accepts);
+		config_error(fmt, name, v);
+	}
+	return false;
+}
+
 void config_load(struct gmpt_config *cfg)
 {
 	cfg->procs = 0;
@@ -165,16 +180,10 @@ void config_load(struct gmpt_config *cfg)
 	}
 
 	v = getenv("GMPT_PREEMPT");
-	if (v) {
-		if (strcmp(v, "0") == 0)
-			cfg->preempt = false;
-		else if (strcmp(v, "1") == 0)
-			cfg->preempt = true;
-		else
-			config_error("%s='%s': expected 1 (preempt threads that run 10 ms, the "
-				     "default) or 0 (never)",
-				     "GMPT_PREEMPT", v);
-	}
+	if (v)
+		cfg->preempt =
+		    two_way("GMPT_PREEMPT", v, "1", "0",
+			    "1 (preempt threads that run 10 ms, the default) or 0 (never)");
 
 	v = getenv("GMPT_PREEMPT_SIGNAL");
 	if (v) {
@@ -187,28 +196,18 @@ void config_load(struct gmpt_config *cfg)
 	}
 
 	v = getenv("GMPT_NETPOLL");
-	if (v) {
-		if (strcmp(v, "uring") == 0)
-			cfg->netpoll = NETPOLL_URING;
-		else if (strcmp(v, "epoll") == 0)
-			cfg->netpoll = NETPOLL_EPOLL;
-		else
-			config_error("%s='%s': expected uring or epoll (default: io_uring, epoll "
-				     "if io_uring cannot be set up)",
-				     "GMPT_NETPOLL", v);
-	}
+	if (v)
+		cfg->netpoll = two_way("GMPT_NETPOLL", v, "uring", "epoll",
+				       "uring or epoll (default: io_uring, epoll if io_uring "
+				       "cannot be set up)")
+				   ? NETPOLL_URING
+				   : NETPOLL_EPOLL;
 
 	v = getenv("GMPT_TLS");
-	if (v) {
-		if (strcmp(v, "per-thread") == 0)
-			cfg->tls_per_g = true;
-		else if (strcmp(v, "shared") == 0)
-			cfg->tls_per_g = false;
-		else
-			config_error("%s='%s': expected per-thread (each thread its own TLS, the "
-				     "default) or shared (threads use their kernel thread's)",
-				     "GMPT_TLS", v);
-	}
+	if (v)
+		cfg->tls_per_g = two_way("GMPT_TLS", v, "per-thread", "shared",
+					 "per-thread (each thread its own TLS, the default) or "
+					 "shared (threads use their kernel thread's)");
 
 	v = getenv("GMPT_DEBUG");
 	if (v) {

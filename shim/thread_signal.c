@@ -14,13 +14,10 @@
 #include <signal.h>
 #include <string.h>
 
-#define SIGCANCEL_GLIBC 32
-#define SIGSETXID_GLIBC 33
-
 /* glibc refuses its internal signals as it refuses invalid ones. */
 static bool signal_number_ok(int sig)
 {
-	return sig >= 0 && sig < _NSIG && sig != SIGCANCEL_GLIBC && sig != SIGSETXID_GLIBC;
+	return sig >= 0 && sig < _NSIG && sig != GLIBC_SIGCANCEL && sig != GLIBC_SIGSETXID;
 }
 
 /* 0: deliver to t's G; otherwise the result to return (ESRCH-free: a
@@ -72,7 +69,7 @@ EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 		memcpy(&s, set, sizeof s);
 		/* What the kernel never blocks, and glibc's own signals. */
 		s &= ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)) |
-		       (1ULL << (SIGCANCEL_GLIBC - 1)) | (1ULL << (SIGSETXID_GLIBC - 1)));
+		       (1ULL << (GLIBC_SIGCANCEL - 1)) | (1ULL << (GLIBC_SIGSETXID - 1)));
 		switch (how) {
 		case SIG_BLOCK:
 			want = cur | s;
