@@ -33,12 +33,6 @@ const char *netpoll_backend_name(void)
 	return choice == NETPOLL_EPOLL ? "epoll(unused)" : "io_uring(unused)";
 }
 
-static void notice(const char *msg)
-{
-	ssize_t w = write(2, msg, strlen(msg));
-	(void)w;
-}
-
 static void netpoll_forget_after_fork(void);
 
 static bool forget_registration(int fd, struct fdinfo *fi, void *ctx)
@@ -63,22 +57,15 @@ static bool netpoll_init(void)
 			b = &netpoll_uring_backend;
 		else if (choice == NETPOLL_URING)
 			sched_fatal("GMPT_NETPOLL=uring: io_uring cannot be set up: %s", why);
-		else {
-			char msg[256];
-			snprintf(msg, sizeof msg, "gmpt: io_uring unavailable (%s); using epoll\n",
-				 why);
-			notice(msg);
-		}
+		else
+			sched_notice("io_uring unavailable (%s); using epoll", why);
 	}
 	if (!b) {
 		why[0] = 0;
 		if (netpoll_epoll_backend.init(why, sizeof why) != 0) {
-			char msg[256];
-			snprintf(msg, sizeof msg,
-				 "gmpt: epoll unavailable too (%s); blocking calls keep their "
-				 "kernel thread\n",
-				 why);
-			notice(msg);
+			sched_notice("epoll unavailable too (%s); blocking calls keep their "
+				     "kernel thread",
+				     why);
 			return false;
 		}
 		b = &netpoll_epoll_backend;
