@@ -27,16 +27,32 @@ static void g_reset(struct g *g)
 	uint64_t seq = atomic_load(&g->timer_seq);
 	void *tcb = g->tls_base;
 	struct sig_value *sigv = g->sig_values;
+	struct g *allg_link = g->allg_link;
 	if (tcb)
 		tls_wait_free(g);
 	memset(g, 0, g_alloc_size());
 	atomic_store(&g->timer_seq, seq);
 	g->tls_base = tcb;
 	g->sig_values = sigv;
+	g->allg_link = allg_link;
 	if (sigv)
 		memset(sigv, 0, 65 * sizeof *sigv);
 	atomic_store(&g->wait_bucket, -1);
 	g->timer_p = -1;
+}
+
+/* The list is published head-first: g's link is written before the CAS
+ * makes g the head, so a reader that sees g also sees the rest behind it.
+ * g's other fields may be mid-reset when a reader looks: readers treat
+ * what they see as a snapshot (status is atomic, G_IDLE until spawned). */
+static void allg_add(struct g *g)
+{
+	struct g *head = atomic_load_explicit(&sched.allg, memory_order_relaxed);
+	do
+		g->allg_link = head;
+	while (!atomic_compare_exchange_weak_explicit(&sched.allg, &head, g, memory_order_release,
+						      memory_order_relaxed));
+	atomic_fetch_add_explicit(&sched.allg_count, 1, memory_order_relaxed);
 }
 
 struct g *gfree_get(struct p *pp)
@@ -60,6 +76,7 @@ struct g *gfree_get(struct p *pp)
 		if (!g)
 			sched_fatal("out of memory allocating a thread");
 		memset(g, 0, g_alloc_size());
+		allg_add(g);
 	}
 	g_reset(g);
 	return g;

@@ -105,6 +105,13 @@ struct g {
 	bool cancelable;
 	_Atomic bool intr;
 
+	/* Every G struct ever allocated, newest first (sched.allg): G structs
+	 * are pooled, never freed, so the list only grows and readers (thread
+	 * dump, deadlock check, gdb) walk it without a lock. Set once. */
+	struct g *allg_link;
+	/* When the G last parked (nanotime), for the thread dump. */
+	int64_t wait_since;
+
 	/* The shim's per-thread area follows (sched_g_ext). */
 	_Alignas(16) char ext[];
 };
@@ -241,6 +248,9 @@ struct sched {
 	int preempt_signal;
 
 	_Atomic uint64_t goid_gen;
+	/* All G structs (see g.allg_link); pushed with a CAS, never popped. */
+	struct g *_Atomic allg;
+	_Atomic uint32_t allg_count;
 
 	size_t g_ext_size;
 	void (*on_g_dead)(struct g *);
