@@ -10,6 +10,7 @@
 #ifndef GMPT_ARCH_H
 #define GMPT_ARCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,18 @@ void arch_context_switch(struct arch_context *save, const struct arch_context *l
  * inherits the caller's MXCSR and x87 control word, as a new kernel thread
  * inherits its creator's floating-point environment. */
 void arch_context_make(struct arch_context *ctx, void *stack_top, void (*entry)(void *), void *arg);
+
+/* Fills *ucontext (a ucontext_t) with the registers a context that switched
+ * away resumes with: the instruction pointer is the return address into the
+ * caller of arch_context_switch, the stack pointer is as that return leaves
+ * it, and the callee-saved registers are the ones it pushed; the others are
+ * zero. An unwinder started there (as from a getcontext in that caller)
+ * walks the stack the context left. Reads the context's stack: the caller
+ * must know it is not being switched back in meanwhile, or accept a torn
+ * result. */
+void arch_context_ucontext(const struct arch_context *ctx, void *ucontext);
+/* Whether a context made by arch_context_make was never switched to. */
+bool arch_context_fresh(const struct arch_context *ctx);
 
 /* The thread pointer (%fs:0 holds its own address on x86-64 glibc). Volatile
  * on purpose: the compiler must never cache it across a call that may switch

@@ -16,5 +16,8 @@ size_t arch_preempt_stack_bytes(void);
 void arch_preempt_inject(void *ucontext, void (*fn)(void));
 uintptr_t arch_ucontext_ip(const void *ucontext);
 uintptr_t arch_ucontext_sp(const void *ucontext);
+/* Where a preempted thread resumes: the frame an unwinder finds on top of
+ * its stack (the thread dump leaves it out). */
+void arch_preempt_trampoline(void) __attribute__((visibility("hidden")));
 
 #endif

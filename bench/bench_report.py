@@ -1,33 +1,37 @@
 #!/usr/bin/env python3
-"""Statistics and report writer for scripts/bench (stdlib only).
+"""Tables, docs/perf.md and plots from bench/bench_run.py's results.json.
 
-scripts/bench runs the benchmarks and leaves plain-text files in a work
-directory; this turns them into the table printed on stdout and, unless told
-not to, into docs/perf.md.  It is not meant to be run by hand.
+scripts/bench runs this after the runner; by hand it regenerates the report
+from a kept results file:
 
-Work directory layout (all written by scripts/bench):
-  machine.env          key=value lines (nproc, kernel, cpu, ...)
-  rows.tsv             row_id, label, program, args, gmpt_procs ('' = default),
-                       threads that can run at once, kind (prog|echo|idle;
-                       absent = prog), GMPT_TLS of the gmpt runs (absent =
-                       per-thread)
-  results.tsv          row_id, pair_index, mode (native|gmpt),
-                       ns_per_op|FAIL:why|SKIP:why, and optionally the
-                       key=value pairs of the run's RESULT line
-  strace/ROW.MODE.base.txt / ROW.MODE.run.txt   strace -c summaries
-  strace/ROW.MODE.base.perf / ROW.MODE.run.perf perf stat -x, output
-                       (raw_syscalls:sys_enter and syscalls:sys_enter_NAME)
-  strace/ROW.MODE.ops                           ops of the .run program
-  strace/ROW.method                             strace|perf
+  bench/bench_report.py --results WORK/results.json [--write docs/perf.md
+                        --plots docs/perf]
+
+Without --write it prints the tables only.  The plots need gnuplot (Debian's
+gnuplot-nox); without it the report says they were not drawn.  Standard
+library only.
 """
 
 import argparse
+import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 
-# What each benchmark exercises, natively and under gmpt.  The numbers that
-# follow each paragraph are filled in from the run itself.
+COLS = ("native", "gmpt", "shared", "go")
+HEAD = {
+    "native": "native (NPTL)",
+    "gmpt": "gmpt",
+    "shared": "gmpt, shared TLS",
+    "go": "Go",
+}
+# The columns' colours in the plots.
+COLOUR = {"native": "#4c72b0", "gmpt": "#dd8452", "shared": "#c44e52", "go": "#55a868"}
+
+# ---- what each benchmark exercises ------------------------------------------------
 MECHANISM = {
     "create_join": (
         "Natively every create is a `clone3` of a new kernel task; the child "
@@ -36,8 +40,14 @@ MECHANISM = {
         "until the kernel clears the child's tid. Under gmpt a create takes a "
         "G and a stack from the P's free pools and makes it runnable; the "
         "joiner parks, and the child runs, exits and readies the joiner; no "
-        "kernel task is created, and the G and its stack go back to the "
-        "pools for the next create."
+        "kernel task is created, and the G, its stack and (per-G TLS) its "
+        "TCB go back to the pools for the next create; with per-G TLS the "
+        "TCB is reset for the new thread (glibc's `_dl_deallocate_tls` and "
+        "`_dl_allocate_tls`) and every switch moves the fs base. Go's `go "
+        "f()` takes a g and its small stack (2 KiB to start, grown by copying) "
+        "from the P's free list, puts it "
+        "in `runnext`, and the receive that stands for the join parks main "
+        "until the goroutine's send readies it."
     ),
     "yield": (
         "Natively `sched_yield` is a system call into the kernel scheduler; "
@@ -45,39 +55,41 @@ MECHANISM = {
         "on its CPU and simply returns, so the cost is the bare syscall. "
         "Under gmpt `sched_yield` is interposed: the G goes back on a run "
         "queue and the M runs the next runnable G (or the same one when there "
-        "is none) with a user-level context switch."
+        "is none) with a user-level context switch. Go's `runtime.Gosched` "
+        "puts the goroutine on the global run queue and calls the scheduler."
     ),
     "pingpong": (
         "Natively each one-way handoff is a `futex` wake by the signaller and "
         "a `futex` wait by the other side, and the woken thread has to be "
         "scheduled by the kernel (often on the other CPU, with an IPI to get "
         "it out of idle). Under gmpt the signal readies the waiter into the "
-        "signaller's `runnext` and the wait parks the signaller, so by design "
-        "a handoff is one user-level switch on the same P."
+        "signaller's `runnext` and the wait parks the signaller, so a handoff "
+        "is one user-level switch on the same P. Go's `sync.Cond` does the "
+        "same with its notify list and the runtime's semaphores."
     ),
     "mutex_contended": (
         "Natively an uncontended lock is one atomic instruction, and a thread "
         "keeps its CPU for a whole time slice, so most of the 64 threads' "
         "lock operations run back to back without contention; a `futex` call "
         "happens only when the holder and a waiter on the other CPU overlap. "
-        "Under gmpt the same fast path applies; a contended lock parks the G "
-        "(a user-level switch) and the unlock readies one waiter."
+        "Under gmpt the same fast path applies; a contended lock spins "
+        "briefly, then parks the G (a user-level switch) and the unlock "
+        "readies one waiter. Go's `sync.Mutex` spins, then parks on a "
+        "semaphore, and hands the lock over directly after 1 ms of waiting "
+        "(starvation mode)."
     ),
-}
-
-# The rows added for issue 3 (blocking I/O, timers, idle).
-MECHANISM.update({
     "pipe_ring": (
         "64 threads pass a 1-byte token round a ring of pipes, one blocking "
         "`read` and one `write` per hop, and only the thread holding the "
         "token can run. Natively every hop is a wakeup of the next thread "
         "sleeping in `read` and a kernel context switch (or an IPI to the "
-        "other CPU). Under gmpt (issue 3) a pipe `read` or `write` is an "
-        "io_uring operation: the G queues it and parks, and the M that runs "
-        "out of Gs submits the queue with one `io_uring_enter`, in which "
-        "the writer's write completes and, with it, the next thread's "
-        "pending read; both completions are reaped from the shared ring "
-        "without a system call."
+        "other CPU). Under gmpt a pipe `read` or `write` is an io_uring "
+        "operation: the G queues it and parks, and the M that runs out of "
+        "Gs submits the queue with one `io_uring_enter`, in which the "
+        "writer's write completes and, with it, the next thread's pending "
+        "read. Go's `os.Pipe` files are non-blocking and registered with "
+        "the netpoller: a `read` that finds the pipe empty (`EAGAIN`) parks "
+        "the goroutine until `epoll` reports the pipe readable."
     ),
     "sleepers": (
         "1000 threads each call `nanosleep(1 ms)` in a loop: a million timer "
@@ -85,157 +97,91 @@ MECHANISM.update({
         "expiry is a timer interrupt, a wakeup and a context switch, and the "
         "threads fall behind; under gmpt a sleep puts the G on its P's "
         "timer heap and an expiry is a user-level switch, the Ms sleeping in "
-        "the kernel only until the earliest timer."
+        "the kernel only until the earliest timer. Go's `time.Sleep` is "
+        "the same design: per-P timer heaps, run by the scheduler."
     ),
     "echo": (
         "A thread-per-connection echo server (`bench/echo_server`: one "
         "pthread with a 64 KiB stack per accepted connection, blocking "
-        "`read`/`write`), driven by `bench/echo_load`, which always runs "
-        "natively: one epoll thread, a closed loop per connection (a "
-        "64-byte request, wait for its echo, the next one). The load "
-        "generator shares the CPUs with the server. Natively every request "
-        "wakes the connection's thread in the kernel and costs a `read` and "
-        "a `write`; under gmpt (issue 3) the sockets are non-blocking "
-        "underneath: a `read` that finds no data parks the G on the "
-        "netpoller (the fd is registered once, edge-triggered), one "
+        "`read`/`write`; its Go twin: one goroutine per connection from "
+        "`net.Listen`), driven by `bench/echo_load`, which always runs "
+        "natively: one epoll thread, a closed loop per connection (a 64-byte "
+        "request, wait for its echo, the next one). The load generator "
+        "shares the 2 CPUs with the server. Natively every request wakes the "
+        "connection's thread in the kernel. Under gmpt the sockets are "
+        "non-blocking underneath: a `read` that finds no data parks the G on "
+        "the netpoller (the fd registered once, edge-triggered), one "
         "`epoll_wait` readies every connection that has data, and one M "
-        "serves them in a row without the kernel scheduling a thread for "
-        "each."
+        "serves them in a row. Go's netpoller works the same way."
     ),
     "idle": (
         "The echo server with 1000 connections that send nothing (after one "
         "round trip each, so all are accepted and their threads wait in "
         "`read`); the server's CPU time over the idle window, from its "
-        "process CPU clock (all threads, ns resolution), per second. "
-        "Natively 1000 threads blocked in `read` cost nothing; under gmpt "
-        "whatever the runtime does while nothing happens (netpoller, "
-        "sysmon, timers) shows here."
+        "process CPU clock, per second. Natively 1000 threads blocked in "
+        "`read` cost nothing; under gmpt and Go whatever the runtime does "
+        "while nothing happens (netpoller, sysmon, timers) shows here."
     ),
-})
+    "parked": (
+        "N threads each wait on one condition variable; the time from the "
+        "first create until all N wait, per thread, and the memory they "
+        "hold while they wait. A native thread is a kernel task (its kernel "
+        "stack, 16 KiB, shows in KernelStack, not in RSS) and a stack "
+        "mapping with a guard page, the thread's TCB and TLS at its top. A "
+        "gmpt thread is a G record and a stack mapping of glibc's default "
+        "size (8 MiB of address space, of which only touched pages count); "
+        "with per-G TLS also its own TCB and static TLS block from the "
+        "loader. Every stack being its own 8 MiB mapping, each needs its own "
+        "page-table page (4 KiB) for its first touched page, native and "
+        "gmpt alike. A goroutine is a g record and a 2 KiB stack (grown by "
+        "copying when needed) carved "
+        "from the heap, so many share pages and page tables."
+    ),
+}
 
-TARGETS = {"create_join": 10.0, "yield": 10.0, "pingpong": 10.0}
-
-
-def read_env(path):
-    env = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if "=" in line:
-                k, v = line.split("=", 1)
-                env[k] = v
-    return env
-
-
-def read_tsv(path):
-    rows = []
-    if not os.path.exists(path):
-        return rows
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if line:
-                rows.append(line.split("\t"))
-    return rows
-
-
-def parse_strace(path):
-    """Return (total_calls, {syscall: calls}) from an `strace -c` summary."""
-    if not os.path.exists(path):
-        return None
-    per = {}
-    total = None
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) < 5 or parts[0].startswith(("%", "-")):
-                continue
-            name = parts[-1]
-            try:
-                calls = int(parts[3])
-            except ValueError:
-                continue
-            if name == "total":
-                total = calls
-            else:
-                per[name] = per.get(name, 0) + calls
-    if total is None:
-        total = sum(per.values())
-    return total, per
+# Why a system call (or fault) shows up more in one column than another.
+CALL_WHY = {
+    "arch_prctl": "the per-G TLS switch: moving the fs base to the next G's "
+                  "TCB, a system call without FSGSBASE",
+    "futex": "Ms sleeping in and woken from the kernel: an idle M woken to look "
+             "for work (`wakep`, as in Go) that finds none and sleeps again",
+    "page-faults": "first touches of fresh memory (new stacks, TCBs, heap)",
+    "context-switches": "kernel context switches",
+    "io_uring_enter": "submitting the queued pipe operations to io_uring",
+    "sched_yield": "an M spinning for work, backing off",
+    "nanosleep": "an M spinning for work, backing off",
+    "madvise": "stacks going back to the pool give their pages back",
+    "mmap": "new stack mappings",
+    "mprotect": "guard pages of new stack mappings",
+    "munmap": "stack mappings returned",
+    "epoll_wait": "the netpoller",
+    "epoll_pwait": "the netpoller",
+    "epoll_ctl": "registering fds with the netpoller",
+    "read": "`read` calls (one that finds no data comes before every park on "
+            "the netpoller)",
+    "write": "`write` calls",
+    "rt_sigprocmask": "signal mask changes",
+    "clone3": "new kernel tasks",
+    "clone": "new kernel tasks",
+    "tgkill": "signals to other Ms",
+    "timer_settime": "timer updates",
+    "getpid": "`getpid` calls",
+}
 
 
-def parse_perf(path):
-    """Return (total_calls, {syscall: calls}) from `perf stat -x,` output of
-    raw_syscalls:sys_enter (the total) and syscalls:sys_enter_NAME events
-    (the calls counted one by one; the rest are in the total only)."""
-    if not os.path.exists(path):
-        return None
-    per = {}
-    total = None
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            parts = line.strip().split(",")
-            if len(parts) < 3 or line.startswith("#"):
-                continue
-            try:
-                calls = int(parts[0])
-            except ValueError:
-                continue  # <not counted>, <not supported>
-            event = parts[2]
-            if event == "raw_syscalls:sys_enter":
-                total = calls
-            elif event.startswith("syscalls:sys_enter_"):
-                per[event[len("syscalls:sys_enter_"):]] = calls
-    if total is None:
-        return None
-    return total, per
-
-
-def parse_counts(sdir, stem):
-    """The syscall counts of one counted run, from perf or strace output."""
-    perf = parse_perf(os.path.join(sdir, stem + ".perf"))
-    if perf:
-        return perf
-    return parse_strace(os.path.join(sdir, stem + ".txt"))
-
-
-def syscalls_per_op(sdir, row, mode):
-    """Syscalls per op: (run - baseline) / ops, where the baseline is the same
-    program with zero iterations (start-up, thread creation for the workers,
-    exit; for the echo server: the connections set up and closed with no
-    requests).  Returns (per_op, {name: per_op}) or None."""
-    base = parse_counts(sdir, f"{row}.{mode}.base")
-    run = parse_counts(sdir, f"{row}.{mode}.run")
-    ops_path = os.path.join(sdir, f"{row}.{mode}.ops")
-    if not base or not run or not os.path.exists(ops_path):
-        return None
-    with open(ops_path, encoding="utf-8") as f:
-        try:
-            ops = int(f.read().strip())
-        except ValueError:
-            return None
-    if ops <= 0:
-        return None
-    per = {}
-    for name in set(base[1]) | set(run[1]):
-        d = (run[1].get(name, 0) - base[1].get(name, 0)) / ops
-        if abs(d) >= 0.005:
-            per[name] = d
-    return max(0.0, (run[0] - base[0]) / ops), per
-
-
+# ---- numbers ------------------------------------------------------------------------
 def fmt_ns(v):
     if v is None:
         return "–"
     if v >= 100:
         return f"{v:,.0f}"
-    return f"{v:.1f}"
-
-
-def fmt_sc(v):
-    if v is None:
-        return "–"
+    if v >= 10:
+        return f"{v:.1f}"
     return f"{v:.2f}"
+
+
+def fmt_num(v, digits=0):
+    return "–" if v is None else f"{v:,.{digits}f}"
 
 
 def fmt_ratio(v):
@@ -246,719 +192,1114 @@ def fmt_ratio(v):
     return f"{v:.2f}x"
 
 
-def top_calls(per, n=4):
-    items = sorted(per.items(), key=lambda kv: -kv[1])
-    items = [(k, v) for k, v in items if v > 0][:n]
-    if not items:
-        return ""
-    return ", ".join(f"`{k}` {v:.2f}" for k, v in items)
-
-
-def parse_kv(text):
-    kv = {}
-    for tok in text.split():
-        if "=" in tok:
-            k, v = tok.split("=", 1)
-            kv[k] = v
-    return kv
-
-
-def analyse(workdir):
-    rows = read_tsv(os.path.join(workdir, "rows.tsv"))
-    results = read_tsv(os.path.join(workdir, "results.tsv"))
-    sdir = os.path.join(workdir, "strace")
-    out = []
-    for row in rows:
-        row_id, label, prog, args, procs, conc = (row + [""] * 6)[:6]
-        kind = row[6] if len(row) > 6 and row[6] else "prog"
-        tls = row[7] if len(row) > 7 and row[7] else "per-thread"
-        native, gmpt, fails, skips = {}, {}, [], []
-        kvs = {"native": {}, "gmpt": {}}
-        for res in results:
-            rid, pair, mode, val = (res + [""] * 4)[:4]
-            if rid != row_id:
-                continue
-            if val.startswith("SKIP"):
-                if mode == "native":
-                    skips.append(val[5:])
-                continue
-            if val.startswith("FAIL"):
-                fails.append(f"{mode} run {pair}: {val[5:]}")
-                continue
-            (native if mode == "native" else gmpt)[int(pair)] = float(val)
-            kvs[mode][int(pair)] = parse_kv(res[4] if len(res) > 4 else "")
-        ratios = [native[p] / gmpt[p] for p in sorted(native)
-                  if p in gmpt and gmpt[p] > 0]
-        method = ""
-        mpath = os.path.join(sdir, f"{row_id}.method")
-        if os.path.exists(mpath):
-            with open(mpath, encoding="utf-8") as f:
-                method = f.read().strip()
-        out.append({
-            "row": row_id, "label": label, "prog": prog, "args": args,
-            "procs": procs, "conc": int(conc or 1), "kind": kind, "tls": tls,
-            "kv": kvs, "skips": skips, "method": method,
-            "native": sorted(native.values()), "gmpt": sorted(gmpt.values()),
-            "native_med": statistics.median(native.values()) if native else None,
-            "gmpt_med": statistics.median(gmpt.values()) if gmpt else None,
-            "ratios": ratios,
-            "ratio_med": statistics.median(ratios) if ratios else None,
-            "fails": fails,
-            "sc_native": syscalls_per_op(sdir, row_id, "native"),
-            "sc_gmpt": syscalls_per_op(sdir, row_id, "gmpt"),
-        })
-    return out
-
-
-def kv_values(d, mode, key):
-    """A RESULT key's values over the successful runs of one mode."""
-    vals = []
-    for kv in d["kv"][mode].values():
-        try:
-            vals.append(float(kv[key]))
-        except (KeyError, ValueError):
-            pass
-    return vals
-
-
-def kv_med(d, mode, key):
-    vals = kv_values(d, mode, key)
+def med(vals):
     return statistics.median(vals) if vals else None
 
 
-def kv_max(d, mode, key):
-    vals = kv_values(d, mode, key)
-    return max(vals) if vals else None
+class Row:
+    """One row of results.json with its statistics."""
+
+    def __init__(self, spec, res, counts, machine, base):
+        self.__dict__.update(spec)
+        self.res = res
+        self.counts = counts or {}
+        self.machine = machine
+        self.base = base  # the directory the count files are relative to
+
+    def ok(self, col):
+        return [r for r in self.res.get(col, []) if r["status"] == "ok"]
+
+    def vals(self, col):
+        return [r["value"] for r in self.ok(col)]
+
+    def med(self, col):
+        return med(self.vals(col))
+
+    def kv(self, col, key):
+        out = []
+        for r in self.ok(col):
+            try:
+                out.append(float(r["kv"][key]))
+            except (KeyError, ValueError):
+                pass
+        return out
+
+    def kv_med(self, col, key):
+        return med(self.kv(col, key))
+
+    def problem(self, col):
+        """'FAILED: why' / 'skipped: why' when a column has no result."""
+        if self.ok(col):
+            return None
+        recs = self.res.get(col, [])
+        fails = [r for r in recs if r["status"] == "fail"]
+        if fails:
+            return "FAILED: " + fails[0].get("why", "?")
+        skips = [r for r in recs if r["status"] == "skip"]
+        if skips:
+            return "skipped: " + skips[0].get("why", "?")
+        return "not run"
+
+    def failures(self, col):
+        return [r for r in self.res.get(col, []) if r["status"] == "fail"
+                and not r.get("why", "").startswith("not run again")]
+
+    def rounds(self, col):
+        return {r["round"]: r["value"] for r in self.ok(col)}
+
+    def ratios(self, col, ref="native"):
+        """ref time / col time, round by round (> 1: col is faster, or for
+        the rate rows does more)."""
+        a, b = self.rounds(ref), self.rounds(col)
+        return [a[k] / b[k] for k in sorted(a) if k in b and b[k] > 0]
+
+    def ratio(self, col, ref="native"):
+        return med(self.ratios(col, ref))
+
+    def par(self, col):
+        """How many of the row's threads run at once in a column: the
+        per-thread time of an op is the wall time per op times this."""
+        cpus = int(self.machine.get("nproc") or 1)
+        if col != "native" and self.procs:
+            cpus = min(cpus, int(self.procs))
+        return max(1, min(int(self.threads or 1), cpus))
+
+    def rounds_run(self):
+        return max((len(self.res.get(c, [])) for c in COLS), default=0)
+
+    # -- counts --
+    def per_op(self, col):
+        """(syscalls, {name: n}, page faults, context switches) per op, or None."""
+        c = self.counts.get(col)
+        if not c:
+            return None
+        # Parsed counts (results.json), or the stems of count files.
+        base, run = c["base"], c["run"]
+        if isinstance(base, str):
+            base = parse_counts(os.path.join(self.base, base))
+        if isinstance(run, str):
+            run = parse_counts(os.path.join(self.base, run))
+        try:
+            ops = int(c.get("ops") or 0)
+        except ValueError:
+            ops = 0
+        if not base or not run or ops <= 0:
+            return None
+        per = {}
+        for k in set(base[1]) | set(run[1]):
+            d = (run[1].get(k, 0) - base[1].get(k, 0)) / ops
+            if abs(d) >= 0.005:
+                per[k] = d
+        ev = {}
+        for k in ("page-faults", "context-switches"):
+            if k in run[2] and k in base[2]:
+                ev[k] = max(0.0, (run[2][k] - base[2][k]) / ops)
+        return max(0.0, (run[0] - base[0]) / ops), per, ev.get("page-faults"), ev.get(
+            "context-switches")
 
 
-def is_main(d):
-    """Rows of the main ns/op table (the rest have tables of their own)."""
-    return d["kind"] == "prog" and d["prog"] != "sleepers"
-
-
-def fmt_num(v, digits=0):
-    if v is None:
-        return "–"
-    return f"{v:,.{digits}f}"
-
-
-def fmt_us(v):
-    if v is None:
-        return "–"
-    if v >= 100:
-        return f"{v:,.0f}"
-    return f"{v:.1f}"
-
-
-def status_cell(d, mode):
-    """What to show instead of a number when a side has none."""
-    if d["skips"]:
-        return "skipped"
-    if not d[mode]:
-        return "FAILED"
+def parse_counts(stem):
+    """(total syscalls, {call: n}, {event: n}) from perf stat -x, output
+    (stem.perf) or an strace -c summary (stem.txt)."""
+    if os.path.exists(stem + ".perf"):
+        total, per, ev = None, {}, {}
+        with open(stem + ".perf", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                parts = line.strip().split(",")
+                if len(parts) < 3 or line.startswith("#"):
+                    continue
+                try:
+                    n = int(parts[0])
+                except ValueError:
+                    continue
+                name = parts[2]
+                if name == "raw_syscalls:sys_enter":
+                    total = n
+                elif name.startswith("syscalls:sys_enter_"):
+                    per[name[len("syscalls:sys_enter_"):]] = n
+                else:
+                    ev[name] = n
+        return (total, per, ev) if total is not None else None
+    if os.path.exists(stem + ".txt"):
+        total, per = None, {}
+        with open(stem + ".txt", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 5 or parts[0].startswith(("%", "-")):
+                    continue
+                try:
+                    calls = int(parts[3])
+                except ValueError:
+                    continue
+                if parts[-1] == "total":
+                    total = calls
+                else:
+                    per[parts[-1]] = per.get(parts[-1], 0) + calls
+        return (total if total is not None else sum(per.values()), per, {})
     return None
 
 
-def ratio_cell(d):
-    if d["ratio_med"] is not None:
-        sp = (f"**{fmt_ratio(d['ratio_med'])}** "
-              f"({fmt_ratio(min(d['ratios']))}–{fmt_ratio(max(d['ratios']))})")
-    elif d["skips"]:
-        sp = "skipped"
-    else:
-        sp = "FAILED"
-    if d["fails"]:
-        sp += f" ({len(d['fails'])} failed runs)"
-    return sp
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    base = os.path.dirname(os.path.abspath(path))
+    rows = [Row(spec, doc["results"].get(spec["id"], {}), doc["counts"].get(spec["id"]),
+                doc["machine"], base) for spec in doc["rows"]]
+    return doc, rows
 
 
-def pct_cell(d, mode, keys):
-    bad = status_cell(d, mode)
-    if bad:
-        return bad
-    return " / ".join(fmt_us(kv_med(d, mode, k)) for k in keys)
+# ---- cells --------------------------------------------------------------------------------
+def short_problem(row, col):
+    p = row.problem(col)
+    if not p:
+        return None
+    return "FAILED" if p.startswith("FAILED") else ("skipped" if p.startswith("skipped")
+                                                     else p)
 
 
-def value_cell(d, mode, key, digits=0):
-    bad = status_cell(d, mode)
-    if bad:
-        return bad
-    return fmt_num(kv_med(d, mode, key), digits)
+def ratio_cell(row, col, ref="native"):
+    rs = row.ratios(col, ref)
+    if not rs:
+        return short_problem(row, col) or short_problem(row, ref) or "–"
+    s = f"**{fmt_ratio(med(rs))}**"
+    if len(rs) > 1:
+        s += f" ({fmt_ratio(min(rs))}–{fmt_ratio(max(rs))})"
+    return s
 
 
-def sc_cell(d, mode):
-    sc = d[f"sc_{mode}"]
-    return fmt_sc(sc[0] if sc else None)
+def value_cell(row, col, conv=fmt_ns, key=None):
+    p = short_problem(row, col)
+    if p:
+        return p
+    v = row.kv_med(col, key) if key else row.med(col)
+    return conv(v) if v is not None else "–"
 
 
-def echo_table(data):
-    rows = [d for d in data if d["kind"] == "echo"]
-    if not rows:
+def table(head, align, lines):
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
+    out += ["| " + " | ".join(cells) + " |" for cells in lines]
+    return "\n".join(out)
+
+
+def micro_tables(rows):
+    rs = [r for r in rows if r.group == "micro"]
+    if not rs:
+        return []
+    t1 = table(["benchmark"] + [f"{HEAD[c]} ns/op" for c in COLS],
+               ["---"] + ["---:"] * 4,
+               [[r.label] + [value_cell(r, c) for c in COLS] for r in rs])
+    t2 = table(["benchmark", "gmpt vs native", "gmpt shared TLS vs native", "Go vs native",
+                "gmpt vs Go", "gmpt shared TLS vs Go"],
+               ["---"] * 6,
+               [[r.label, ratio_cell(r, "gmpt"), ratio_cell(r, "shared"), ratio_cell(r, "go"),
+                 ratio_cell(r, "gmpt", "go"), ratio_cell(r, "shared", "go")] for r in rs])
+    return [t1, t2]
+
+
+def parked_tables(rows):
+    rs = [r for r in rows if r.group == "parked"]
+    if not rs:
+        return []
+
+    def us(v):
+        return fmt_num(v / 1e3, 1) if v is not None else "–"
+
+    def memcell(r, c):
+        p = short_problem(r, c)
+        if p:
+            return p
+        rss = r.kv_med(c, "rss_kib_per_thread")
+        kern = sum(x for x in (r.kv_med(c, "pte_kib_per_thread"),
+                               r.kv_med(c, "kstack_kib_per_thread")) if x and x > 0)
+        return f"{fmt_num(rss, 1)} + {fmt_num(kern, 1)}"
+
+    t1 = table(["threads"] + [f"{HEAD[c]} µs/thread" for c in COLS], ["---:"] * 5,
+               [[f"{r.n:,}"] + [value_cell(r, c, us) for c in COLS] for r in rs])
+    t2 = table(["threads"] + [f"{HEAD[c]} KiB/thread" for c in COLS], ["---:"] * 5,
+               [[f"{r.n:,}"] + [memcell(r, c) for c in COLS] for r in rs])
+    t3 = table(["threads"] + [f"{HEAD[c]} µs/thread" for c in COLS], ["---:"] * 5,
+               [[f"{r.n:,}"] + [value_cell(r, c, lambda v: fmt_num(v / 1e3, 1) if v >= 0
+                                           else "not measured", "wake_ns_per_thread")
+                                for c in COLS] for r in rs])
+    return [t1, t2, t3]
+
+
+def sleepers_table(rows):
+    rs = [r for r in rows if r.prog == "sleepers"]
+    if not rs:
+        return []
+
+    def lat(r, c):
+        p = short_problem(r, c)
+        if p:
+            return p
+        return (f"{fmt_num(r.kv_med(c, 'p50_us'), 0)} / "
+                f"{fmt_num(r.kv_med(c, 'p99_us'), 0)}")
+
+    return [table(["timers"] + [f"{HEAD[c]} wake-ups/s" for c in COLS]
+                  + ["gmpt vs native", "shared vs native", "Go vs native"],
+                  ["---"] + ["---:"] * 4 + ["---"] * 3,
+                  [[r.label] + [value_cell(r, c, fmt_num, "wakes_per_s") for c in COLS]
+                   + [ratio_cell(r, c) for c in ("gmpt", "shared", "go")] for r in rs]),
+            table(["lateness p50 / p99 µs"] + [HEAD[c] for c in COLS], ["---"] + ["---:"] * 4,
+                  [[r.label] + [lat(r, c) for c in COLS] for r in rs])]
+
+
+def echo_tables(rows):
+    rs = [r for r in rows if r.kind == "echo"]
+    if not rs:
+        return []
+
+    def lat(r, c):
+        p = short_problem(r, c)
+        if p:
+            return p
+        return " / ".join(fmt_num(r.kv_med(c, k), 0) for k in ("p50_us", "p99_us", "p999_us"))
+
+    return [table(["echo server"] + [f"{HEAD[c]} req/s" for c in COLS]
+                  + ["gmpt vs native", "shared vs native", "Go vs native"],
+                  ["---"] + ["---:"] * 4 + ["---"] * 3,
+                  [[r.label] + [value_cell(r, c, fmt_num, "rps") for c in COLS]
+                   + [ratio_cell(r, c) for c in ("gmpt", "shared", "go")] for r in rs]),
+            table(["latency p50 / p99 / p999 µs"] + [HEAD[c] for c in COLS],
+                  ["---"] + ["---:"] * 4,
+                  [[r.label] + [lat(r, c) for c in COLS] for r in rs])]
+
+
+def idle_table(rows):
+    rs = [r for r in rows if r.kind == "idle"]
+    if not rs:
+        return []
+    return [table(["idle server"] + [f"{HEAD[c]} CPU ms/s" for c in COLS],
+                  ["---"] + ["---:"] * 4,
+                  [[r.label] + [value_cell(r, c, lambda v: f"{v:.3f}", "cpu_ms_per_s")
+                                for c in COLS] for r in rs])]
+
+
+def top_calls(per, n=3):
+    items = [(k, v) for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if v >= 0.01][:n]
+    return ", ".join(f"{k} {v:.2f}" for k, v in items)
+
+
+def count_tables(rows):
+    rs = [r for r in rows if any(r.per_op(c) for c in COLS)]
+    if not rs:
+        return []
+
+    def sc(r, c):
+        x = r.per_op(c)
+        if not x:
+            return "–"
+        t = top_calls(x[1])
+        return f"{x[0]:.2f}" + (f" ({t})" if t and x[0] >= 0.05 else "")
+
+    def ev(r, c):
+        x = r.per_op(c)
+        if not x:
+            return "–"
+        return f"{fmt_ev(x[3])} / {fmt_ev(x[2])}"
+
+    return [table(["system calls per op"] + [HEAD[c] for c in COLS], ["---"] + ["---"] * 4,
+                  [[r.label] + [sc(r, c) for c in COLS] for r in rs]),
+            table(["context switches / page faults per op"] + [HEAD[c] for c in COLS],
+                  ["---"] + ["---:"] * 4, [[r.label] + [ev(r, c) for c in COLS] for r in rs])]
+
+
+def fmt_ev(v):
+    if v is None:
+        return "–"
+    return f"{v:.2f}" if v < 100 else f"{v:,.0f}"
+
+
+# ---- explanations ---------------------------------------------------------------------------
+def unit_cost(name, m):
+    """The measured cost in ns of one call or event, or None."""
+    if name == "arch_prctl":
+        return m.get("arch_prctl_ns")
+    if name == "page-faults":
+        return m.get("page_fault_ns")
+    if name == "context-switches":
+        return None  # inside the system calls that block
+    return m.get("syscall_ns")
+
+
+def extra_work(row, col, ref):
+    """What col does per op that ref does not: [(name, extra per op, ns)]."""
+    a, b = row.per_op(col), row.per_op(ref)
+    if not a or not b:
+        return []
+    names = set(a[1]) | set(b[1])
+    items = []
+    for k in names:
+        d = a[1].get(k, 0.0) - b[1].get(k, 0.0)
+        if d >= 0.05:
+            c = unit_cost(k, row.machine)
+            items.append((k, d, d * c if c else None))
+    if a[2] is not None and b[2] is not None and a[2] - b[2] >= 0.05:
+        d = a[2] - b[2]
+        c = unit_cost("page-faults", row.machine)
+        items.append(("page-faults", d, d * c if c else None))
+    # Calls counted one by one are in the total too; the rest, unnamed.
+    named_a = sum(v for v in a[1].values() if v > 0)
+    named_b = sum(v for v in b[1].values() if v > 0)
+    other = (a[0] - named_a) - (b[0] - named_b)
+    if other >= 0.1:
+        c = row.machine.get("syscall_ns")
+        items.append(("other system calls", other, other * c if c else None))
+    items.sort(key=lambda t: -(t[2] or 0))
+    return items
+
+
+def loss_text(row, col, ref):
+    """Why col is slower than ref on this row, from the counts."""
+    items = extra_work(row, col, ref)
+    if not items:
+        if row.per_op(col) and row.per_op(ref):
+            return (f"The counts show no system call or page fault that {HEAD[col]} makes "
+                    f"and {HEAD[ref]} does not: the difference is in user space.")
         return ""
-    lines = [
-        "| echo server | native req/s | gmpt req/s "
-        "| gmpt/native req/s median (min–max over pairs) "
-        "| native p50 / p99 / p999 µs | gmpt p50 / p99 / p999 µs "
-        "| syscalls/request native | syscalls/request gmpt |",
-        "|---|---:|---:|---|---:|---:|---:|---:|",
-    ]
-    keys = ("p50_us", "p99_us", "p999_us")
-    for d in rows:
-        lines.append(
-            f"| {d['label']} | {value_cell(d, 'native', 'rps')} | "
-            f"{value_cell(d, 'gmpt', 'rps')} | {ratio_cell(d)} | "
-            f"{pct_cell(d, 'native', keys)} | {pct_cell(d, 'gmpt', keys)} | "
-            f"{sc_cell(d, 'native')} | {sc_cell(d, 'gmpt')} |")
-    return "\n".join(lines)
+    parts = []
+    total = 0.0
+    for k, d, ns in items[:4]:
+        what = "page faults" if k == "page-faults" else f"`{k}`"
+        s = f"{what} +{d:.2f}"
+        if ns:
+            s += f" (≈{fmt_ns(ns)} ns)"
+            total += ns
+        why = CALL_WHY.get(k)
+        if why:
+            s += f": {why}"
+        parts.append(s)
+    s = f"Per op {HEAD[col]} makes more of: " + "; ".join(parts)
+    # And what it saves: the calls the other side makes more of.
+    saved = 0.0
+    fewer = []
+    for k, d, ns in extra_work(row, ref, col)[:2]:
+        what = "page faults" if k == "page-faults" else f"`{k}`"
+        fewer.append(f"{what} −{d:.2f}" + (f" (≈{fmt_ns(ns)} ns)" if ns else ""))
+        saved += ns or 0.0
+    if fewer:
+        s += "; and fewer of: " + ", ".join(fewer)
+    s += "."
+    t_col, t_ref = row.med(col), row.med(ref)
+    if total and t_col and t_ref and row.group in ("micro", "parked"):
+        # Per-thread time per op: wall time per op times the threads that
+        # run at once.
+        d = t_col * row.par(col) - t_ref * row.par(ref)
+        if d > 0:
+            net = (f"≈{fmt_ns(total)} ns more per op" + (
+                f" and ≈{fmt_ns(saved)} ns less, net ≈{fmt_ns(total - saved)} ns"
+                if saved else ""))
+            s += (f" At the measured costs (each call timed alone, best of 3) that is {net}, "
+                  f"against {fmt_ns(d)} ns by which each op takes a thread longer.")
+    return s
 
+MUTEX_WHY = (
+    "All columns spend nearly all their time in the lock and unlock themselves, the "
+    "lock's cache line moving between the 2 CPUs (a profile shows glibc's "
+    "`pthread_mutex_lock`/`unlock` natively, gmpt's `lock_common`/`release_word` "
+    "preloaded), and none makes system calls here. gmpt's uncontended path is the "
+    "same compare-and-swap on glibc's lock word; when the lock is taken it spins "
+    "briefly and then parks the G, which the unlock must ready, where a native "
+    "thread waits in the kernel only in the rare overlap. The difference is a few "
+    "ns per op and varies from run to run (see the range).")
 
-def sleepers_table(data):
-    rows = [d for d in data if d["kind"] == "prog" and d["prog"] == "sleepers"]
-    if not rows:
-        return ""
-    lines = [
-        "| timers | native wake-ups/s | gmpt wake-ups/s "
-        "| gmpt/native median (min–max over pairs) "
-        "| native lateness p50 / p99 µs | gmpt lateness p50 / p99 µs "
-        "| syscalls/wake-up native | syscalls/wake-up gmpt |",
-        "|---|---:|---:|---|---:|---:|---:|---:|",
-    ]
-    keys = ("p50_us", "p99_us")
-    for d in rows:
-        lines.append(
-            f"| {d['label']} | {value_cell(d, 'native', 'wakes_per_s')} | "
-            f"{value_cell(d, 'gmpt', 'wakes_per_s')} | {ratio_cell(d)} | "
-            f"{pct_cell(d, 'native', keys)} | {pct_cell(d, 'gmpt', keys)} | "
-            f"{sc_cell(d, 'native')} | {sc_cell(d, 'gmpt')} |")
-    return "\n".join(lines)
+WAKE_TEXT = (
+    "Natively each waiter woken is a futex wake and a kernel context switch, and each "
+    "exit a kernel task torn down. Under gmpt each is a G made runnable and a user-level "
+    "switch, but each exiting G's stack goes back to the pool, and past the 64 hottest "
+    "it gives its pages back with `madvise(MADV_DONTNEED)`: a system call and a TLB "
+    "shootdown of the other CPU, which a profile at 50,000 threads shows as most of "
+    "gmpt's wake phase on this VM (with the page faults of the next stacks). At "
+    "1,000,000 waiters a profile showed gmpt's `waitq_wake` (the scan of a wait-queue "
+    "bucket) taking 98% of the time for over ten minutes: that size exits without "
+    "waking its threads, and waking a million waiters at once is a known gmpt "
+    "weakness. A goroutine's stack goes back to Go's heap without a system call.")
 
+# Hand-written reasons for the known losses, by (row prefix, column).
+KNOWN_LOSS = {
+    ("create_join", "gmpt"): (
+        "With per-G TLS each create also resets the pooled TCB for the new thread "
+        "(glibc's `_dl_deallocate_tls` and `_dl_allocate_tls`, which clear the static "
+        "TLS block and the DTV), and the switches to the child and back each move the "
+        "fs base with `arch_prctl`."),
+    ("yield_p1", "gmpt"): (
+        "With one P the two threads share one M, so every yield is a switch between Gs "
+        "and, with per-G TLS, an `arch_prctl`; with two Ps each thread keeps its own M "
+        "and a yield finds nothing else to run, so no switch is made (the row above)."),
+    ("pingpong", "gmpt"): (
+        "Every handoff is a switch between Gs, and with per-G TLS each switch is an "
+        "`arch_prctl` system call on this CPU, which costs more than the whole handoff "
+        "with shared TLS."),
+    ("pingpong_p1", "gmpt"): (
+        "Every handoff is a switch between Gs, and with per-G TLS each switch is an "
+        "`arch_prctl` system call on this CPU."),
+    ("pipe_ring", "gmpt"): (
+        "Each hop is a switch between Gs (an `arch_prctl` with per-G TLS) and an "
+        "`io_uring_enter` by the M that runs out of Gs; natively a hop is a `read` "
+        "and a `write`, the kernel's wakeup being part of them."),
+    ("pipe_ring", "shared"): (
+        "Each hop still needs the kernel once (`io_uring_enter`, in which the write "
+        "and the next thread's read complete) besides the user-level switch; natively "
+        "a hop is a `read` and a `write` and a kernel switch: on two CPUs the kernel's "
+        "path is nearly as short."),
+    ("sleepers", "gmpt"): (
+        "Every expiry is a switch to the woken G: with per-G TLS an `arch_prctl` each, "
+        "about as costly here as a native wakeup, so the Ms cannot keep up with "
+        "1,000,000 expiries per second."),
+    ("mutex_contended", "gmpt"): MUTEX_WHY,
+    ("mutex_contended", "shared"): MUTEX_WHY,
+    ("parked", "gmpt"): (
+        "Starting a thread costs page faults here (about "
+        "{pf} ns each on this VM, more with a new page-table page): the new stack's "
+        "top page, its page-table page and, with per-G TLS, the pages of a new TCB; "
+        "so does a native thread, whose stack also comes fresh from `mmap`. With "
+        "per-G TLS each G also holds a TCB and its static TLS block (the extra KiB "
+        "per thread against shared TLS)."),
+    ("parked", "shared"): (
+        "Starting a thread costs page faults here (about {pf} ns each on this VM, more "
+        "with a new page-table page): the new stack's top page and its page-table page, "
+        "as for a native thread, whose stack also comes fresh from `mmap`."),
+    ("echo", "gmpt"): (
+        "Each request costs gmpt a `read`, a `write` and the `read` that finds the "
+        "socket empty before the G parks (Go's model: readiness is learnt from "
+        "`EAGAIN`), plus its share of an `epoll_wait`, and with per-G TLS the switch "
+        "to the connection's G moves the fs base (an `arch_prctl`, {ap} ns here), "
+        "where a native request is a `read` and a `write`.{few}"),
+    ("echo", "shared"): (
+        "Each request costs gmpt a `read`, a `write` and the `read` that finds the "
+        "socket empty before the G parks, plus its share of an `epoll_wait`, where a "
+        "native request is a `read` and a `write`.{few}"),
+}
 
-def idle_table(data):
-    rows = [d for d in data if d["kind"] == "idle"]
-    if not rows:
-        return ""
-    lines = [
-        "| idle server | native CPU ms/s | gmpt CPU ms/s "
-        "| native utime+stime ms/s | gmpt utime+stime ms/s |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for d in rows:
-        lines.append(
-            f"| {d['label']} | {value_cell(d, 'native', 'cpu_ms_per_s', 3)} | "
-            f"{value_cell(d, 'gmpt', 'cpu_ms_per_s', 3)} | "
-            f"{value_cell(d, 'native', 'stat_cpu_ms_per_s', 1)} | "
-            f"{value_cell(d, 'gmpt', 'stat_cpu_ms_per_s', 1)} |")
-    return "\n".join(lines)
+# Added to the echo texts at low connection counts.
+FEW_CONNS = (" With few connections few requests share each `epoll_wait`, so its cost "
+             "is not amortised.")
 
-
-def table(data):
-    data = [d for d in data if is_main(d)]
-    lines = [
-        "| benchmark | native median ns/op | gmpt median ns/op "
-        "| speedup median (min–max over pairs) "
-        "| syscalls/op native | syscalls/op gmpt |",
-        "|---|---:|---:|---|---:|---:|",
-    ]
-    for d in data:
-        sp = ratio_cell(d)
-        scn = d["sc_native"][0] if d["sc_native"] else None
-        scg = d["sc_gmpt"][0] if d["sc_gmpt"] else None
-        lines.append(f"| {d['label']} | {fmt_ns(d['native_med'])} | "
-                     f"{fmt_ns(d['gmpt_med'])} | {sp} | {fmt_sc(scn)} | "
-                     f"{fmt_sc(scg)} |")
-    return "\n".join(lines)
-
-
-def call_cost(per, costs):
-    """Lower bound of the time the calls in `per` take: each at the measured
-    cost of a trivial call (arch_prctl at its own measured cost)."""
-    return sum(v * costs.get(k, costs["default"]) for k, v in per.items() if v > 0)
-
-
-def syscall_sentence(who, sc, ns, par, costs):
-    """One sentence on the system calls per op of one side (native/gmpt)."""
-    if sc is None:
-        return ""
-    total, per = sc
-    if total < 0.05:
-        return (f"{who} the ops almost never enter the kernel "
-                f"({total:.3f} system calls per op).")
-    s = f"{who} each op makes {total:.2f} system calls"
-    t = top_calls(per)
-    if t:
-        s += f" ({t})"
-    if not costs.get("default") or not ns:
-        return s + "."
-    cost = call_cost(per, costs)
-    per_thread = ns * par
-    share = 100.0 * cost / per_thread
-    if par > 1:
-        s += (f"; at the measured cost per call that is at least ≈{cost:,.0f} "
-              f"ns of the ≈{per_thread:,.0f} ns one op takes a thread ({par} "
-              f"threads run at once, so wall time per op is 1/{par} of "
-              f"that), {share:.0f}%")
-    else:
-        s += (f"; at the measured cost per call that is at least ≈{cost:,.0f} "
-              f"ns of the {fmt_ns(ns)} ns per op, {share:.0f}%")
-    if share > 110:
-        s += (" — more than the timed runs spend, because under strace "
-              "everything is slower, so Ms go idle and sleep (and are woken) "
-              "more often: read this count as an upper bound")
-    return s + "."
-
-
-def simple_sc(who, sc, unit):
-    """One sentence on the system calls per op, without the time arithmetic."""
-    if sc is None:
-        return ""
-    total, per = sc
-    if total < 0.05:
-        return f"{who} almost no system calls ({total:.3f} per {unit})."
-    s = f"{who} {total:.2f} system calls per {unit}"
-    t = top_calls(per, 5)
-    if t:
-        s += f" ({t})"
-    return s + "."
-
-
-def verdict_more(r, what):
-    """Phrase a gmpt/native ratio where more is better."""
-    if 0.95 <= r <= 1.05:
-        return f"gmpt is **on par** ({fmt_ratio(r)} the {what})"
-    if r > 1:
-        return f"gmpt achieves **{fmt_ratio(r)} the {what}**"
-    return f"gmpt achieves **{fmt_ratio(r)} the {what}** ({fmt_ratio(1 / r)} fewer)"
-
-
-def pairs_range(d):
-    return (f"median of {len(d['ratios'])} alternating pairs, range "
-            f"{fmt_ratio(min(d['ratios']))}–{fmt_ratio(max(d['ratios']))}")
-
-
-def failed_sentence(d):
-    if d["skips"]:
-        return "**Skipped**: " + d["skips"][0] + "."
-    return "**This row failed under gmpt**: " + "; ".join(d["fails"]) + "."
-
-
-def why_echo(d):
-    parts = [MECHANISM["echo"]]
-    if d["ratio_med"] is None:
-        parts.append(failed_sentence(d))
-        return " ".join(parts)
-    conns = d["kv"]["native"] and next(iter(d["kv"]["native"].values())).get("conns")
-    parts.append(
-        f"Measured with {conns or '?'} connections: native "
-        f"{fmt_num(kv_med(d, 'native', 'rps'))} req/s (p50/p99/p999 "
-        f"{pct_cell(d, 'native', ('p50_us', 'p99_us', 'p999_us'))} µs), gmpt "
-        f"{fmt_num(kv_med(d, 'gmpt', 'rps'))} req/s "
-        f"({pct_cell(d, 'gmpt', ('p50_us', 'p99_us', 'p999_us'))} µs); "
-        f"{verdict_more(d['ratio_med'], 'requests per second')} "
-        f"({pairs_range(d)}). In a closed loop the latency is the number of "
-        "connections divided by the throughput (Little's law), so at high "
-        "connection counts the percentiles mostly restate req/s; what they "
-        "add is the spread between p50 and p999, i.e. fairness.")
-    cn = kv_med(d, "native", "srv_cpu_us_per_req")
-    cg = kv_med(d, "gmpt", "srv_cpu_us_per_req")
-    if cn is not None and cg is not None:
-        parts.append(f"The server used {cn:.1f} µs of CPU per request "
-                     f"natively and {cg:.1f} µs under gmpt.")
-    for mode in ("native", "gmpt"):
-        st = kv_max(d, mode, "starved")
-        if st:
-            parts.append(f"In some {mode} run {st:.0f} connections got no "
-                         "request done in the whole measured window "
-                         "(oldest request still in flight at the end: "
-                         f"{fmt_us(kv_max(d, mode, 'oldest_inflight_us'))} "
-                         "µs).")
-    parts.append(simple_sc("Natively the server makes", d["sc_native"],
-                           "request"))
-    parts.append(simple_sc("Under gmpt it makes", d["sc_gmpt"], "request"))
-    pn = kv_med(d, "native", "p99_us")
-    pg = kv_med(d, "gmpt", "p99_us")
-    if pn is not None and pg is not None and pg > pn:
-        parts.append(
-            "Where gmpt loses: its p99 is above native's here. Each request "
-            "costs gmpt a `read`, a `write` and the `read` that finds the "
-            "socket empty before the G parks (Go's model: readiness is "
-            "learnt from EAGAIN), plus its share of an `epoll_wait`; with "
-            "few connections few requests share each `epoll_wait`, so the "
-            "extra calls are not amortised, and a connection readied by one "
-            "poll waits behind every G already queued on its P, where "
-            "natively the kernel runs each woken thread on whichever CPU "
-            "frees first. Handing socket reads to io_uring as whole "
-            "operations would drop the EAGAIN `read`, but each completion "
-            "then costs a task_work interrupt of the submitting thread, "
-            "which measured worse at every connection count on this VM "
-            "(docs/design.md, Netpoller).")
-    if d["fails"]:
-        parts.append("Failed runs: " + "; ".join(d["fails"]) + ".")
-    return " ".join(p for p in parts if p)
-
-
-def why_sleepers(d):
-    parts = [MECHANISM["sleepers"]]
-    if d["ratio_med"] is None:
-        parts.append(failed_sentence(d))
-        return " ".join(parts)
-    parts.append(
-        f"Measured: native {fmt_num(kv_med(d, 'native', 'wakes_per_s'))} "
-        f"wake-ups/s, lateness p50/p99 "
-        f"{pct_cell(d, 'native', ('p50_us', 'p99_us'))} µs; gmpt "
-        f"{fmt_num(kv_med(d, 'gmpt', 'wakes_per_s'))} wake-ups/s, "
-        f"{pct_cell(d, 'gmpt', ('p50_us', 'p99_us'))} µs; "
-        f"{verdict_more(d['ratio_med'], 'wake-ups per second')} "
-        f"({pairs_range(d)}).")
-    try:
-        kv = next(iter(d["kv"]["native"].values()))
-        ideal = float(kv["threads"]) * 1e6 / float(kv["sleep_us"])
-        parts.append(f"The ideal is {ideal:,.0f} wake-ups/s with no lateness.")
-    except (StopIteration, KeyError, ValueError, ZeroDivisionError):
-        pass
-    parts.append(simple_sc("Natively the program makes", d["sc_native"],
-                           "wake-up"))
-    parts.append(simple_sc("Under gmpt it makes", d["sc_gmpt"], "wake-up"))
-    if d["fails"]:
-        parts.append("Failed runs: " + "; ".join(d["fails"]) + ".")
-    return " ".join(p for p in parts if p)
-
-
-def why_idle(d):
-    parts = [MECHANISM["idle"]]
-    if not d["native"] or not d["gmpt"]:
-        parts.append(failed_sentence(d))
-        return " ".join(parts)
-    parts.append(
-        f"Measured: native {fmt_num(kv_med(d, 'native', 'cpu_ms_per_s'), 3)} "
-        f"ms of CPU per second, gmpt "
-        f"{fmt_num(kv_med(d, 'gmpt', 'cpu_ms_per_s'), 3)} ms/s (medians; "
-        "utime+stime from /proc/PID/stat, in whole clock ticks: native "
-        f"{fmt_num(kv_med(d, 'native', 'stat_cpu_ms_per_s'), 1)}, gmpt "
-        f"{fmt_num(kv_med(d, 'gmpt', 'stat_cpu_ms_per_s'), 1)} ms/s). After "
-        "the idle window every connection made one more round trip (p50 "
-        f"{fmt_us(kv_med(d, 'native', 'after_p50_us'))} µs native, "
-        f"{fmt_us(kv_med(d, 'gmpt', 'after_p50_us'))} µs gmpt), to check "
-        "that the server still answers.")
-    if d["fails"]:
-        parts.append("Failed runs: " + "; ".join(d["fails"]) + ".")
-    return " ".join(parts)
-
-
-def why(d, costs):
-    if d["kind"] == "echo":
-        return why_echo(d)
-    if d["kind"] == "idle":
-        return why_idle(d)
-    if d["prog"] == "sleepers":
-        return why_sleepers(d)
-    name = d["prog"]
-    parts = [MECHANISM.get(name, "")]
-    if d["ratio_med"] is None:
-        parts.append(failed_sentence(d))
-        return " ".join(p for p in parts if p)
-    r = d["ratio_med"]
-    procs = (f"with `GMPT_PROCS={d['procs']}`" if d["procs"]
-             else "with the default `GMPT_PROCS`")
-    if 0.95 <= r <= 1.05:
-        verdict = f"gmpt ({procs}) is **on par** ({fmt_ratio(r)})"
-    elif r > 1:
-        verdict = f"gmpt ({procs}) is **{fmt_ratio(r)} faster**"
-    else:
-        verdict = f"gmpt ({procs}) is **{fmt_ratio(1 / r)} slower**"
-    parts.append(
-        f"Measured: native {fmt_ns(d['native_med'])} ns/op, gmpt "
-        f"{fmt_ns(d['gmpt_med'])} ns/op; {verdict} (median of "
-        f"{len(d['ratios'])} alternating pairs, range "
-        f"{fmt_ratio(min(d['ratios']))}–{fmt_ratio(max(d['ratios']))}).")
-    if d["tls"] == "shared":
-        parts.append(
-            "With `GMPT_TLS=shared` the Gs run on their M's TLS, so a switch "
-            "never moves the fs base (no `arch_prctl`); `__thread` variables "
-            "are then per M, not per thread (docs/design.md).")
-    if d["procs"] == "1":
-        parts.append(
-            "With one P all Gs share a single M, so every handoff is a "
-            "switch between Gs on that M and no other kernel thread is "
-            "involved; the native side is the same unpinned program as in "
-            "the row above.")
-    elif name in ("pingpong", "create_join"):
-        parts.append(
-            "With more than one P, readying a G also wakes an idle M to look "
-            "for work (`wakep`, as in Go); when it finds nothing it goes back "
-            "to sleep, which is where `futex` calls under gmpt come from.")
-    nproc = costs["nproc"]
-    par_n = max(1, min(d["conc"], nproc))
-    par_g = max(1, min(d["conc"], int(d["procs"]) if d["procs"] else nproc))
-    parts.append(syscall_sentence("Natively", d["sc_native"], d["native_med"],
-                                  par_n, costs))
-    parts.append(syscall_sentence("Under gmpt", d["sc_gmpt"], d["gmpt_med"],
-                                  par_g, costs))
-    scg = d["sc_gmpt"]
-    if scg and scg[1].get("arch_prctl", 0) >= 0.1 and costs.get("tls_said"):
-        parts.append("(`arch_prctl`: the per-G TLS base switch, see above.)")
-    elif scg and scg[1].get("arch_prctl", 0) >= 0.1:
-        costs["tls_said"] = True
-        ap = costs.get("arch_prctl")
-        parts.append(
-            "`arch_prctl(ARCH_SET_FS)` is the per-G TLS base switch (this "
-            "CPU/kernel has no FSGSBASE, so the fs base cannot be written from "
-            "user space)" + (f"; it costs {fmt_ns(ap)} ns here" if ap else "")
-            + ", more than a whole native `sched_yield`: as long as a switch "
-            "between Gs pays for it, the switch-bound rows cannot approach "
-            "10x.")
-    if name in TARGETS and d["tls"] == "shared":
-        tgt = TARGETS[name]
-        met = "met" if r >= tgt else "**not met**"
-        parts.append(f"Target (issue 2, set for switches that keep the fs "
-                     f"base): ≥{tgt:.0f}x — {met}.")
-    if d["fails"]:
-        parts.append("Failed runs: " + "; ".join(d["fails"]) + ".")
-    return " ".join(p for p in parts if p)
-
-
-def size_text(d):
-    if d["kind"] in ("echo", "idle"):
-        return f"{d['label']}: `echo_load {d['args']}` against `{d['prog']}`"
-    return f"{d['label']}: `{d['prog']} {d['args']}`"
-
-
-def raw_kind(d):
-    return "sleepers" if d["prog"] == "sleepers" else d["kind"]
-
-
-# Per-run values in the raw table: the row's natural unit.
-RAW_UNITS = {
-    "prog": ("ns/op", fmt_ns),
-    "echo": ("req/s", lambda v: fmt_num(1e9 / v) if v > 0 else "–"),
-    "sleepers": ("wake-ups/s", lambda v: fmt_num(1e9 / v) if v > 0 else "–"),
-    "idle": ("CPU ms/s", lambda v: f"{v / 1e3:.3f}"),
+# Where gmpt (shared TLS, its best case) loses to Go, and why.
+KNOWN_GO = {
+    "create_join": (
+        "A goroutine starts on a 2 KiB stack cut from the heap and a g from the P's "
+        "free list; a gmpt thread is a full pthread: its stack is a mapping of "
+        "glibc's default size from the pool, and its start and exit do what glibc's "
+        "do (signal mask, cancellation and cleanup state, TSD, the thread record)."),
+    "pingpong": (
+        "Go's handoff is a goroutine switch that saves 3 registers (its calling "
+        "convention leaves the rest to the caller); gmpt's switch saves the C "
+        "callee-saved registers, the signal mask when the Gs' masks differ, and "
+        "errno, and goes through the pthread condvar protocol (glibc-compatible "
+        "mutex and condvar words)."),
+    "pingpong_p1": (
+        "Go's handoff is a goroutine switch that saves 3 registers; gmpt's switch "
+        "saves the C callee-saved registers and errno and goes through the pthread "
+        "condvar protocol."),
+    "yield": (
+        "Both are a user-level switch to the same goroutine or G; the difference is "
+        "the length of each scheduler's path."),
+    "yield_p1": (
+        "Both are a user-level switch; the difference is the length of each "
+        "scheduler's path."),
+    "mutex_contended": (
+        "Both spin and then park; the difference is how long each spins before it "
+        "parks and how waiters are handed the lock."),
+    "pipe_ring": (
+        "Go learns readiness from `EAGAIN` and `epoll`; gmpt hands each pipe "
+        "operation to io_uring."),
+    "parked": (
+        "A goroutine is a g record (about 400 bytes) and a 2 KiB stack cut from the "
+        "heap, so thousands share one page-table page; a gmpt thread has its own "
+        "stack mapping (one touched page and one page-table page at least) and a G "
+        "record, and with per-G TLS a TCB; and every page touched first costs a page "
+        "fault, expensive on this VM."),
+    "echo": (
+        "Go's net package reads until `EAGAIN` and parks on its netpoller just as "
+        "gmpt does (the counts show both making about two `read`s and a `write` per "
+        "request, and their share of an `epoll_wait`); the difference is in how each "
+        "scheduler hands the connections one poll readies to its Ps and Ms"),
+    "sleepers": (
+        "Both keep timers in per-P heaps; the difference is in how each wakes the "
+        "Ms and how many expiries one pass of the scheduler runs."),
 }
 
 
-def raw_values(d, mode):
-    """ns_per_op of one mode's runs, sorted so that the values shown (ns/op,
-    or a rate for the echo and sleepers rows) ascend."""
-    return sorted(d[mode], reverse=raw_kind(d) in ("echo", "sleepers"))
+# The known reasons that name a system call hold only where the counts (when
+# there are any) show that call: the text is left out otherwise.
+NEEDS_CALL = {"arch_prctl": "`arch_prctl`", "io_uring_enter": "`io_uring_enter`"}
 
 
-def count_method(data):
-    methods = {d["method"] for d in data
-               if not is_main(d) or d["prog"] == "pipe_ring"}
-    if "perf" in methods:
-        return ("System calls for these rows (and for pipe_ring above) are "
-                "counted with `perf stat -e "
-                "raw_syscalls:sys_enter` (every system call entry of the "
-                "program, counted in the kernel: exact, and without strace's "
-                "slowdown; the calls named are `syscalls:sys_enter_NAME` "
-                "events for a fixed list of calls, the rest are only in the "
-                "total), as (run − baseline) / ops: for the echo server only "
-                "the server is counted, never the load generator, and the "
-                "baseline is the same connections set up and closed without "
-                "requests.")
-    if "strace" in methods:
-        return ("System calls for these rows (and for pipe_ring above) are "
-                "counted under `strace -f "
-                "-c` (perf did not work here), as (run − baseline) / ops.")
+def known(table, row, col=None, ref="native"):
+    for key in (row.id, row.prog, row.group, row.kind):
+        k = (key, col) if col else key
+        if k not in table:
+            continue
+        text = table[k].format(pf=fmt_ns(row.machine.get("page_fault_ns")),
+                               ap=fmt_ns(row.machine.get("arch_prctl_ns")),
+                               few=FEW_CONNS if (row.n or 0) <= 500 else "")
+        a, b = (row.per_op(col), row.per_op(ref)) if col else (None, None)
+        if a and b:
+            for call, mark in NEEDS_CALL.items():
+                if mark in text and a[1].get(call, 0.0) - b[1].get(call, 0.0) < 0.1:
+                    return ""
+        return text
     return ""
 
 
-def io_section(data):
-    """The tables of the rows added for issue 3 (blocking I/O, timers)."""
-    tables = [t for t in (echo_table(data), sleepers_table(data),
-                          idle_table(data)) if t]
-    if not tables:
-        return []
-    lines = [
-        "## Blocking I/O, timers and idle (issue 3)",
-        "",
-        "`pipe_ring` is in the table above. The echo rows run "
-        "`bench/echo_server` natively or preloaded and drive it with "
-        "`bench/echo_load`, which always runs natively (one epoll thread, "
-        "a closed loop of 64-byte requests on every connection; after a "
-        "warm-up the requests completed in a fixed window are counted, "
-        "latency = request sent to whole echo back). gmpt/native is the "
-        "ratio of requests (or wake-ups) per second per pair: above 1x gmpt "
-        "does more.",
-        "",
-    ]
-    for t in tables:
-        lines += [t, ""]
-    lines += [
-        "- **echo, C connections** — C connections, one server thread "
-        "each; requests/s over the window and the latency percentiles "
-        "in µs. Syscalls per request: the server only, from a separate run "
-        "of 100 connections × 1000 requests.",
-        "- **sleepers** — 1000 threads each loop `nanosleep(1 ms)`; "
-        "wake-ups per second in all, and lateness = time slept − 1 ms, "
-        "percentiles in µs.",
-        "- **idle** — the echo server holding 1000 connections that send "
-        "nothing: the server's CPU time per second of wall time (its process "
-        "CPU clock; utime+stime from /proc/PID/stat, which counts whole "
-        "10 ms ticks, for comparison).",
-        "",
-    ]
-    m = count_method(data)
-    if m:
-        lines += [m, ""]
-    return lines
+def verdict(row, col, ref="native"):
+    """'gmpt is **3.0x faster** than native (range ...)', or None."""
+    r = row.ratio(col, ref)
+    if r is None:
+        return None
+    rs = row.ratios(col, ref)
+    spread = f" (range {fmt_ratio(min(rs))}–{fmt_ratio(max(rs))} over {len(rs)} rounds)" \
+        if len(rs) > 1 else " (one round)"
+    if r < 0.95 and not (row.kind == "echo" or row.prog == "sleepers") and len(rs) > 1:
+        # "N times slower": the range as times, in the same terms.
+        ts = [1 / x for x in rs]
+        spread = (f" (it took {fmt_ratio(min(ts))}–{fmt_ratio(max(ts))} {HEAD[ref]}'s time "
+                  f"over {len(rs)} rounds)")
+    if 0.95 <= r <= 1.05:
+        return f"{HEAD[col]} is on par with {HEAD[ref]} ({fmt_ratio(r)}){spread}"
+    if row.kind == "echo" or row.prog == "sleepers":
+        what = "requests per second" if row.kind == "echo" else "wake-ups per second"
+        return f"{HEAD[col]} makes **{fmt_ratio(r)}** the {what} of {HEAD[ref]}{spread}"
+    if r > 1:
+        return f"{HEAD[col]} is **{fmt_ratio(r)} faster** than {HEAD[ref]}{spread}"
+    return f"{HEAD[col]} is **{fmt_ratio(1 / r)} slower** than {HEAD[ref]}{spread}"
 
 
-def markdown(data, env, args):
-    syscall_ns = float(env["syscall_ns"]) if env.get("syscall_ns") else None
-    prctl_ns = float(env["arch_prctl_ns"]) if env.get("arch_prctl_ns") else None
-    costs = {"default": syscall_ns, "nproc": int(env.get("nproc") or 1)}
-    if prctl_ns:
-        costs["arch_prctl"] = prctl_ns
-    mode = " (quick mode: small sizes, not for publication)" if args.quick else ""
-    lines = [
+def measured_text(row):
+    vals = []
+    for c in COLS:
+        p = row.problem(c)
+        if p:
+            vals.append(f"{HEAD[c]} {p}")
+            continue
+        if row.kind == "echo":
+            vals.append(f"{HEAD[c]} {fmt_num(row.kv_med(c, 'rps'))} req/s (p99 "
+                        f"{fmt_num(row.kv_med(c, 'p99_us'))} µs)")
+        elif row.kind == "idle":
+            vals.append(f"{HEAD[c]} {row.kv_med(c, 'cpu_ms_per_s') or 0:.3f} ms of CPU per s")
+        elif row.prog == "sleepers":
+            vals.append(f"{HEAD[c]} {fmt_num(row.kv_med(c, 'wakes_per_s'))} wake-ups/s "
+                        f"(lateness p99 {fmt_num(row.kv_med(c, 'p99_us'))} µs)")
+        elif row.group == "parked":
+            kern = sum(x for x in (row.kv_med(c, "pte_kib_per_thread"),
+                                   row.kv_med(c, "kstack_kib_per_thread")) if x and x > 0)
+            vals.append(f"{HEAD[c]} {fmt_num(row.med(c) / 1e3, 1)} µs and "
+                        f"{fmt_num(row.kv_med(c, 'rss_kib_per_thread'), 1)} KiB RSS "
+                        f"(+{fmt_num(kern, 1)} KiB in the kernel) per thread")
+        else:
+            vals.append(f"{HEAD[c]} {fmt_ns(row.med(c))} ns/op")
+    return "Measured (medians): " + "; ".join(vals) + "."
+
+
+def why(row, seen=None):
+    """The row's paragraph; the mechanism is told once per benchmark (seen:
+    the ones told already)."""
+    key = row.prog if row.prog in MECHANISM else (
+        "echo" if row.kind == "echo" else "idle" if row.kind == "idle" else row.group)
+    parts = []
+    if seen is None or key not in seen:
+        parts.append(MECHANISM.get(key, ""))
+        if seen is not None:
+            seen.add(key)
+    if row.id.endswith("_p1"):
+        parts.append("With one P (`GMPT_PROCS=1`, `GOMAXPROCS=1`) all threads share one "
+                     "M, so every handoff is a switch between them; the native side is "
+                     "the same unpinned program as in the row above.")
+    parts.append(measured_text(row))
+    if row.kind == "idle":
+        return " ".join(p for p in parts if p)
+    verdicts = [v for v in (verdict(row, c) for c in ("gmpt", "shared", "go")) if v]
+    if verdicts:
+        parts.append("; ".join(verdicts) + ".")
+    # Where gmpt loses to native.
+    for col in ("gmpt", "shared"):
+        r = row.ratio(col)
+        if r is not None and r < 0.95:
+            parts.append(f"**Where gmpt loses ({HEAD[col]} against native):** "
+                         + " ".join(p for p in (known(KNOWN_LOSS, row, col),
+                                                loss_text(row, col, "native")) if p))
+    # The echo rows' tail latency.
+    for col in ("gmpt", "shared"):
+        worse = p99_worse(row, col)
+        if worse:
+            parts.append(f"**Where gmpt loses ({HEAD[col]}, p99 latency):** {worse} "
+                         + P99_WHY.format(few=FEW_CONNS if (row.n or 0) <= 500 else ""))
+    # gmpt's best column against Go.
+    r = row.ratio("shared", "go")
+    if r is not None and r < 0.95:
+        parts.append(f"**Against Go:** {verdict(row, 'shared', 'go')}. "
+                     + " ".join(p for p in (known(KNOWN_GO, row),
+                                            loss_text(row, "shared", "go")) if p))
+    for col in COLS:
+        for f in row.failures(col):
+            parts.append(f"**{HEAD[col]} failed in round {f.get('round')}:** {f.get('why')}.")
+        notes = sorted({n for r in row.res.get(col, []) for n in r.get("notes", [])})
+        if notes:
+            parts.append(f"{HEAD[col]} said: " + "; ".join(f"`{n}`" for n in notes[:3]) + ".")
+    return " ".join(p for p in parts if p)
+
+
+P99_WHY = (
+    "A connection readied by one poll waits behind every G already queued on its P, "
+    "where natively the kernel runs each woken thread on whichever CPU frees first; "
+    "and each request costs gmpt a `read` more than natively (the one that finds the "
+    "socket empty before the G parks: Go's model, readiness learnt from `EAGAIN`) "
+    "plus its share of an `epoll_wait`.{few} Handing socket reads to io_uring as whole "
+    "operations would drop the `EAGAIN` `read`, but each completion then costs a "
+    "task_work interrupt of the submitting thread, which measured worse on this VM "
+    "(docs/design.md, Netpoller).")
+
+
+def p99_worse(row, col):
+    """'p99 X µs against native's Y µs.' when col's p99 is 10% or more above
+    native's on an echo row, else ''."""
+    if row.kind != "echo":
+        return ""
+    a, b = row.kv_med(col, "p99_us"), row.kv_med("native", "p99_us")
+    if a is None or b is None or a <= 1.1 * b:
+        return ""
+    return f"p99 {fmt_num(a)} µs against native's {fmt_num(b)} µs."
+
+
+def losses(rows):
+    """One line per row where gmpt (either TLS mode) loses to native."""
+    out = []
+    for row in rows:
+        if row.kind == "idle":
+            continue
+        for col in ("gmpt", "shared"):
+            r = row.ratio(col)
+            if r is not None and r < 0.95:
+                what = ("the rate" if row.kind == "echo" or row.prog == "sleepers"
+                        else "the time")
+                out.append(f"- **{row.label}**, {HEAD[col]}: {fmt_ratio(r)} native ({what}); "
+                           f"see [Why](#why).")
+            worse = p99_worse(row, col)
+            if worse:
+                out.append(f"- **{row.label}**, {HEAD[col]}: {worse}")
+    return out
+
+
+# ---- plots ------------------------------------------------------------------------------------
+def gnuplot_quote(s):
+    return '"' + s.replace('"', "'") + '"'
+
+
+def plots(rows, outdir, runs):
+    """Draws the PNGs with gnuplot; returns {name: file} of those drawn, or
+    an error string."""
+    if not shutil.which("gnuplot"):
+        return "gnuplot is not installed (Debian: gnuplot-nox), so no plots were drawn"
+    os.makedirs(outdir, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="gmpt-plots.")
+    drawn = {}
+    style = ("set terminal pngcairo size 1000,560 font 'sans,10'\n"
+             "set termoption noenhanced\nset datafile missing 'NaN'\nset grid ytics\n"
+             "set key top left\n")
+
+    def num(v):
+        return "NaN" if v is None else f"{v:.6g}"
+
+    def lt(c):
+        return f"lc rgb '{COLOUR[c]}'"
+
+    micro = [r for r in rows if r.group == "micro"]
+    if micro:
+        with open(os.path.join(tmp, "micro.dat"), "w", encoding="utf-8") as f:
+            for r in micro:
+                f.write(gnuplot_quote(r.label) + " "
+                        + " ".join(num(r.med(c)) for c in COLS) + "\n")
+        out = os.path.join(outdir, "micro.png")
+        script = style + (
+            f"set output '{out}'\n"
+            f"set title 'Microbenchmarks: ns per op, median of up to {runs} rounds "
+            "(lower is better; log scale)'\n"
+            "set style data histogram\nset style histogram clustered gap 1\n"
+            "set style fill solid 0.9 border -1\nset logscale y\nset yrange [1:*]\n"
+            "set key above horizontal\n"
+            "set ylabel 'ns per op'\nset xtics rotate by -20 scale 0 font ',9'\n"
+            "set bmargin 6\n"
+            "plot " + ", ".join(
+                f"'{tmp}/micro.dat' using {i + 2}{':xtic(1)' if i == 0 else ''} "
+                f"title '{HEAD[c]}' {lt(c)}" for i, c in enumerate(COLS)) + "\n")
+        if run_gnuplot(script, tmp, "micro"):
+            drawn["micro"] = out
+
+    parked = [r for r in rows if r.group == "parked"]
+    if parked:
+        with open(os.path.join(tmp, "parked.dat"), "w", encoding="utf-8") as f:
+            for r in parked:
+                f.write(f"{r.n} " + " ".join(num(r.kv_med(c, "rss_kib_per_thread"))
+                                             for c in COLS) + " "
+                        + " ".join(num(r.med(c) / 1e3 if r.med(c) else None) for c in COLS)
+                        + "\n")
+        out = os.path.join(outdir, "parked.png")
+        d = f"'{tmp}/parked.dat'"
+        script = style + (
+            f"set output '{out}'\nset multiplot layout 1,2 title 'Parked threads "
+            "(each waits on a condition variable)'\n"
+            "set logscale x\nset xrange [500:2e6]\nset xlabel 'threads'\n"
+            "set format x '%.0s%c'\n"
+            "set ylabel 'RSS per thread, KiB'\nset yrange [0:*]\n"
+            "set title 'memory per parked thread (RSS)'\n"
+            "plot " + ", ".join(f"{d} using 1:{i + 2} title '{HEAD[c]}' "
+                                f"with linespoints pt 7 {lt(c)}" for i, c in enumerate(COLS)) + "\n"
+            "set ylabel 'µs per thread'\nset logscale y\nset yrange [*:*]\n"
+            "set title 'time to start a thread and park it'\n"
+            "plot " + ", ".join(f"{d} using 1:{i + 6} title '{HEAD[c]}' "
+                                f"with linespoints pt 7 {lt(c)}" for i, c in enumerate(COLS)) + "\n"
+            "unset multiplot\n")
+        if run_gnuplot(script, tmp, "parked"):
+            drawn["parked"] = out
+
+    echo = [r for r in rows if r.kind == "echo"]
+    if echo:
+        with open(os.path.join(tmp, "echo.dat"), "w", encoding="utf-8") as f:
+            for r in echo:
+                f.write(f"{r.n} " + " ".join(num(r.kv_med(c, "rps")) for c in COLS) + " "
+                        + " ".join(num(r.kv_med(c, "p99_us") / 1e3
+                                       if r.kv_med(c, "p99_us") else None) for c in COLS)
+                        + "\n")
+        out = os.path.join(outdir, "echo.png")
+        d = f"'{tmp}/echo.dat'"
+        script = style + (
+            f"set output '{out}'\nset multiplot layout 1,2 title 'Echo server, one "
+            "thread (goroutine) per connection, closed loop of 64-byte requests'\n"
+            "set logscale x\nset xrange [60:16000]\nset xlabel 'connections'\n"
+            "set xtics (100, 1000, 2000, 10000)\n"
+            "set ylabel 'requests per second'\nset yrange [0:*]\n"
+            "set title 'throughput (higher is better)'\n"
+            "plot " + ", ".join(f"{d} using 1:{i + 2} title '{HEAD[c]}' "
+                                f"with linespoints pt 7 {lt(c)}" for i, c in enumerate(COLS)) + "\n"
+            "set ylabel 'p99 latency, ms'\nset logscale y\nset yrange [*:*]\n"
+            "set title 'p99 latency (lower is better; log scale)'\n"
+            "plot " + ", ".join(f"{d} using 1:{i + 6} title '{HEAD[c]}' "
+                                f"with linespoints pt 7 {lt(c)}" for i, c in enumerate(COLS)) + "\n"
+            "unset multiplot\n")
+        if run_gnuplot(script, tmp, "echo"):
+            drawn["echo"] = out
+    shutil.rmtree(tmp, ignore_errors=True)
+    return drawn
+
+
+def run_gnuplot(script, tmp, name):
+    path = os.path.join(tmp, name + ".gp")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(script)
+    p = subprocess.run(["gnuplot", path], capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        print(f"bench: gnuplot failed for {name}: {p.stderr.strip()[-500:]}", file=sys.stderr)
+        return False
+    return True
+
+
+# ---- the document -------------------------------------------------------------------------------
+def headline(rows):
+    """A few sentences computed from the run: who wins where."""
+    out = []
+    for col in ("gmpt", "shared"):
+        win, lose, par = [], [], []
+        for r in rows:
+            if r.kind == "idle":
+                continue
+            x = r.ratio(col)
+            if x is None:
+                continue
+            (win if x > 1.05 else lose if x < 0.95 else par).append(r)
+        if win or lose or par:
+            best = max(win, key=lambda r: r.ratio(col), default=None)
+            s = (f"- {HEAD[col]}: faster than native (or more throughput) on {len(win)} rows, "
+                 f"on par on {len(par)}, behind on {len(lose)}")
+            if best:
+                s += f"; best: {best.label}, {fmt_ratio(best.ratio(col))}"
+            if lose:
+                worst = min(lose, key=lambda r: r.ratio(col))
+                s += f"; worst: {worst.label}, {fmt_ratio(worst.ratio(col))}"
+            out.append(s + ".")
+    win = [r for r in rows if r.kind != "idle" and r.ratio("shared", "go") is not None]
+    if win:
+        ahead = [r for r in win if r.ratio("shared", "go") > 1.05]
+        behind = [r for r in win if r.ratio("shared", "go") < 0.95]
+        out.append(f"- Against Go, gmpt with shared TLS is ahead on {len(ahead)} rows and "
+                   f"behind on {len(behind)} of {len(win)}"
+                   + (f" (ahead: {', '.join(r.label for r in ahead)})" if ahead else "")
+                   + ".")
+    big = [r for r in rows if r.group == "parked"]
+    if big:
+        top = {}
+        for c in COLS:
+            ns = [r.n for r in big if r.ok(c)]
+            top[c] = max(ns) if ns else None
+        out.append("- Parked threads: the largest count that ran is "
+                   + ", ".join(f"{HEAD[c]} {top[c]:,}" if top[c] else f"{HEAD[c]} none"
+                               for c in COLS) + ".")
+    return out
+
+
+def plural(n, word):
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def go_version(text):
+    """'go version go1.19.8 linux/amd64' -> 'Go 1.19.8 (linux/amd64)'."""
+    parts = (text or "").split()
+    if len(parts) >= 4 and parts[2].startswith("go"):
+        return f"Go {parts[2][2:]} ({parts[3]})"
+    return text
+
+
+def machine_lines(m, doc):
+    lim = m.get("native_thread_limit")
+    return [
+        f"- CPU: {m.get('cpu')}, {m.get('nproc')} CPUs usable, {m.get('mem_gib')} GiB RAM; "
+        f"kernel {m.get('kernel')}, glibc {m.get('glibc')}, "
+        f"{go_version(m.get('go')) or 'Go not found'}",
+        f"- AT_HWCAP2 {m.get('hwcap2') or '?'}: FSGSBASE {m.get('fsgsbase')}",
+        f"- One system call (`getppid`) costs **{fmt_ns(m.get('syscall_ns'))} ns**, setting "
+        f"the fs base (`arch_prctl(ARCH_SET_FS)`, what a per-G TLS switch costs without "
+        f"FSGSBASE) **{fmt_ns(m.get('arch_prctl_ns'))} ns**, and a page fault on a fresh "
+        f"anonymous page **{fmt_ns(m.get('page_fault_ns'))} ns** (`bench/syscall_cost`, "
+        "best of 3). This is a virtual machine where entering the kernel is expensive: a "
+        "thread operation that needs the kernel twice cannot beat a few microseconds "
+        "natively, and anything that touches new memory pays for its page faults.",
+        f"- Natively one process can start about {lim:,} threads here; the limit is "
+        f"{m.get('native_thread_limit_why')}." if lim else "",
+        f"- gmpt {m.get('revision')}, built {m.get('buildtype', '?')}; "
+        f"default rows leave `GMPT_PROCS`/`GOMAXPROCS` unset "
+        f"(both then use the {m.get('nproc')} CPUs)"
+        + (f"; other settings in force: `{m['gmpt_env']}`" if m.get("gmpt_env") else "")
+        + f". {plural(doc['runs'], 'round')} per row (a few long rows fewer: see the raw "
+        f"results), {m.get('date')}, {plural(doc.get('elapsed_s', 0) // 60, 'minute')} in all.",
+        load_line(doc.get("loadavg")),
+    ]
+
+
+def load_line(load):
+    """How busy the machine was: its 1-minute load average after each row."""
+    if not load:
+        return ""
+    return (f"- The machine's load average (1 min) went from {min(load):g} to {max(load):g} "
+            f"during the run (median {statistics.median(load):g}; "
+            "it has 2 CPUs): other jobs shared it, which is why the columns alternate "
+            "round by round and why the ranges are wide.")
+
+
+def markdown(doc, rows, drawn, plotdir_rel):
+    m = doc["machine"]
+    quick = " (quick mode: small sizes; not for publication)" if doc["quick"] else ""
+    L = [
         "# gmpt performance",
         "",
-        "<!-- Generated by scripts/bench; edits are overwritten on the next "
-        "run. -->",
+        "<!-- Generated by scripts/bench; edits are overwritten on the next run. -->",
         "",
-        "Each benchmark in `bench/` is an ordinary pthread program, built "
-        "without any knowledge of gmpt and run twice: natively, and with "
-        "`LD_PRELOAD=build/libgmpt.so`. Native and gmpt runs alternate, so "
-        "drift on the machine hits both alike; the speedup is native/gmpt "
-        "time per pair, given as the median with the min–max over pairs. "
-        "Syscalls per op come from one extra short run of each under "
-        "`strace -f -c`, minus a zero-iteration run of the same program "
-        "(so start-up and worker creation are not counted); strace slows "
-        "everything down, so treat those counts as shape, not as exact "
-        "figures for the timed runs.",
+        "Every benchmark in `bench/` is an ordinary pthread program, built without "
+        "any knowledge of gmpt, run in four columns: **native** (glibc's NPTL), **gmpt** "
+        "(`LD_PRELOAD=libgmpt.so`, per-G TLS, the default), **gmpt, shared TLS** "
+        "(`GMPT_TLS=shared`: threads share their M's TLS, so a switch never moves the "
+        "fs base) and **Go**, the program's twin in `bench/go/` (goroutines with "
+        "`sync.Mutex`, `sync.Cond`, channels, `os.Pipe`, `time.Sleep` and `net`, as "
+        "a Go programmer would write it; Debian's Go, default settings). Each round "
+        "runs every column once, in an order that rotates from round to round, so drift "
+        "on this shared, noisy machine hits all columns alike; every ratio is taken "
+        "between runs of the same round and given as the median with the range over "
+        "rounds. \"A vs B\" is B's time / A's time (or A's rate / B's rate): above 1x "
+        "A is faster.",
         "",
         "## Machine",
         "",
-        f"- CPU: {env.get('cpu', '?')}, {env.get('nproc', '?')} CPUs usable "
-        f"(`nproc`), {env.get('mem', '?')} RAM",
-        f"- Kernel {env.get('kernel', '?')}, glibc {env.get('glibc', '?')}, "
-        f"AT_HWCAP2 {env.get('hwcap2', '?')} "
-        f"(FSGSBASE {env.get('fsgsbase', '?')})",
-        f"- A trivial system call (`getppid`) costs "
-        f"**{fmt_ns(syscall_ns)} ns** here (`bench/syscall_cost`), so every "
-        "system call on a hot path is worth about a microsecond, and a "
-        "thread operation that needs the kernel twice cannot beat ~2 us "
-        "natively. Setting the fs base (`arch_prctl(ARCH_SET_FS)`, what a "
-        "per-thread TLS switch costs without FSGSBASE) costs "
-        f"**{fmt_ns(prctl_ns)} ns**.",
-        f"- gmpt {env.get('revision', '?')}; default `GMPT_PROCS` rows leave "
-        "it unset (the library picks the usable CPU count)"
-        + (f"; other settings in force: `{env['gmpt_env']}`"
-           if env.get("gmpt_env") else "") + ".",
-        "",
-        "## Results" + mode,
-        "",
-        f"{args.runs} alternating native/gmpt pairs per row, "
-        f"{env.get('date', '')}.",
-        "",
-        "Rows without a `GMPT_TLS` label use the default, per-thread TLS: "
-        "each thread has its own glibc thread control block, and every "
-        "switch between threads moves the fs base. Without FSGSBASE (this "
-        "machine) that is an `arch_prctl` system call, about "
-        f"{fmt_ns(prctl_ns)} ns, once per switch: the rows dominated by "
-        "switches (create_join, yield with one P, pingpong, pipe_ring, "
-        "sleepers) lose most of gmpt's advantage or fall behind native, "
-        "while the I/O-bound echo rows keep theirs. The `GMPT_TLS=shared` "
-        "rows show the same programs with threads sharing their kernel "
-        "thread's TLS (errno still saved per thread): the cost of a switch "
-        "without the system call. On a kernel and CPU with FSGSBASE the "
-        "per-thread switch is one `wrfsbase` instruction.",
-        "",
-        table(data),
-        "",
-        "Benchmark definitions (ns/op):",
-        "",
-        "- **create_join** — create a thread that returns at once, join it; "
-        "sequential. One op = one create+join.",
-        "- **yield** — 2 threads each call `sched_yield()` N times. One op = "
-        "one yield (wall time / total yields).",
-        "- **pingpong** — 2 threads pass a token with one mutex and two "
-        "condvars. One op = one one-way handoff.",
-        "- **mutex_contended** — 64 threads each lock/increment/unlock one "
-        "mutex M times; the final count is checked. One op = one "
-        "lock+unlock.",
-        "- **pipe_ring** — 64 threads in a ring of pipes pass a 1-byte token "
-        "N times (blocking `read`, then `write` to the next pipe). One op = "
-        "one hop.",
+    ]
+    L += [x for x in machine_lines(m, doc) if x]
+    L += ["", "## Headlines" + quick, ""]
+    L += headline(rows)
+    lost = losses(rows)
+    if lost:
+        L += ["", "Rows where gmpt is behind native (each explained under [Why](#why)):", ""]
+        L += lost
+    probs = []
+    for r in rows:
+        for c in COLS:
+            p = r.problem(c)
+            if p and p.startswith("FAILED"):
+                probs.append(f"- **{r.label}**, {HEAD[c]}: {p}")
+    if probs:
+        L += ["", "**Runs that failed** (their rows show FAILED; the logs were kept by "
+              "scripts/bench):", ""] + probs
+    L += ["", "## Microbenchmarks", "", "Median ns per op (lower is better):", ""]
+    mt = micro_tables(rows)
+    if mt:
+        L += [mt[0], "", "Ratios, median (min–max over rounds):", "", mt[1], ""]
+    if "micro" in drawn:
+        L += [f"![ns per op per microbenchmark]({plotdir_rel}/micro.png)", ""]
+    L += [
+        "- **create_join**: create a thread that returns at once, join it; sequential. One "
+        "op = one create+join.",
+        "- **yield (2 threads)**: 2 threads each call `sched_yield()` (Go: "
+        "`runtime.Gosched()`) N times; one op = one yield (wall time / all yields). **1 P**: "
+        "the same with `GMPT_PROCS=1` / `GOMAXPROCS=1`.",
+        "- **pingpong**: 2 threads pass a token with one mutex and two condition variables. "
+        "One op = one one-way handoff.",
+        "- **mutex_contended**: 64 threads each lock/increment/unlock one mutex M times; the "
+        "final count is checked. One op = one lock+unlock.",
+        "- **pipe_ring**: 64 threads in a ring of pipes pass a 1-byte token (blocking "
+        "`read`, then `write` to the next pipe). One op = one hop.",
         "",
     ]
-    lines += io_section(data)
-    lines += [
-        "## Why",
-        "",
-    ]
-    for d in data:
-        lines.append(f"**{d['label']}.** {why(d, costs)}")
-        lines.append("")
-    lines += [
+    pt = parked_tables(rows)
+    if pt:
+        nl = m.get("native_thread_limit")
+        L += ["## Parked threads", "",
+              "N threads (goroutines) each wait on one condition variable (`sync.Cond`). Time "
+              "from the first create until all N wait, per thread:", "", pt[0], "",
+              "Memory per waiting thread, KiB: the process's RSS + the kernel's share "
+              "(page tables, `VmPTE`, and for native threads their kernel stacks, "
+              "`KernelStack` in /proc/meminfo). Natively only up to the kernel's limit"
+              + (f" (about {nl:,} threads here: {m.get('native_thread_limit_why')})"
+                 if nl else "") + "; a size is skipped when the memory it would need is "
+              "not available.", "", pt[1], "",
+              "Time to wake them all (one broadcast) and join them, per thread (at "
+              "1,000,000 the program exits with them still waiting):", "", pt[2], "",
+              WAKE_TEXT, ""]
+        if "parked" in drawn:
+            L += [f"![memory and start time per parked thread]({plotdir_rel}/parked.png)", ""]
+    st = sleepers_table(rows)
+    if st:
+        L += ["## Timers", "",
+              "1000 threads each loop `nanosleep(1 ms)` (Go: `time.Sleep`): wake-ups per "
+              "second in all (the ideal is 1,000,000), and lateness = time slept − 1 ms.",
+              "", st[0], "", st[1], ""]
+    et = echo_tables(rows)
+    if et:
+        L += ["## Echo server", "",
+              "`bench/echo_server` (a thread per connection, blocking `read`/`write`) or "
+              "its Go twin, driven by `bench/echo_load`, which always runs natively: one "
+              "epoll thread, a closed loop of 64-byte requests on every connection; after "
+              "a warm-up the requests completed in a fixed window are counted, latency = "
+              "request sent to whole echo back. In a closed loop the latency is the "
+              "number of connections divided by the throughput (Little's law), so at "
+              "high connection counts the percentiles mostly restate req/s; what they "
+              "add is the spread, i.e. fairness.", "", et[0], "", et[1], ""]
+        if "echo" in drawn:
+            L += [f"![echo server requests per second and p99 latency]({plotdir_rel}/echo.png)",
+                  ""]
+    it = idle_table(rows)
+    if it:
+        L += ["The same server holding 1000 idle connections: its CPU time per second of "
+              "wall time (process CPU clock).", "", it[0], ""]
+    ct = count_tables(rows)
+    if ct:
+        meth = doc.get("count_method")
+        L += ["## System calls, context switches and page faults", "",
+              ("Counted with `perf stat` (`raw_syscalls:sys_enter` for the total, "
+               "`syscalls:sys_enter_NAME` for the calls named, `context-switches`, "
+               "`page-faults`): exact, in the kernel, without slowing the program"
+               if meth == "perf" else
+               "Counted under `strace -f -c` (perf did not work here; strace slows "
+               "everything, so read the counts as shape)")
+              + ", in separate runs: (run − baseline) / ops, the baseline being the "
+              "same program with 0 iterations (for the echo server: the connections "
+              "set up and closed without requests, the server alone being counted; for "
+              "parked threads: 2,000 threads). Top calls in brackets.", "", ct[0], "",
+              ct[1], ""]
+    elif not doc["quick"]:
+        L += ["## System calls", "", "Neither perf nor strace worked here: not counted.", ""]
+    if isinstance(drawn, str):
+        L += [f"(Plots: {drawn}.)", ""]
+    L += ["## Why", ""]
+    seen = set()
+    for r in rows:
+        L += [f"**{r.label}.** {why(r, seen)}", ""]
+    L += [
         "## Reproduce",
         "",
         "```sh",
-        "scripts/bench            # 5 pairs per row, rewrites docs/perf.md",
-        "scripts/bench --runs 9   # more pairs",
-        "scripts/bench --quick --no-write   # smoke test, prints only",
+        "scripts/bench                      # installs what is missing, builds, rewrites "
+        "this file and docs/perf/*.png",
+        "scripts/bench --runs 9             # more rounds",
+        "scripts/bench --quick --no-write   # smoke test (about a minute), prints only",
+        "scripts/bench --only pingpong,echo_c100 --no-write   # some rows",
+        "# this text again from the run's raw results (docs/perf/results.json):",
+        "bench/bench_report.py --results docs/perf/results.json --write docs/perf.md",
         "```",
         "",
-        "Run one benchmark by hand (sizes are optional arguments, see "
-        "`--help` of each program):",
+        "One program by hand, in each column (the Go twins are built into "
+        "`build/bench/go/`):",
         "",
         "```sh",
         "build/bench/pingpong 25000",
         "LD_PRELOAD=$PWD/build/libgmpt.so build/bench/pingpong 25000",
-        "LD_PRELOAD=$PWD/build/libgmpt.so GMPT_PROCS=1 build/bench/pingpong 25000",
+        "LD_PRELOAD=$PWD/build/libgmpt.so GMPT_TLS=shared build/bench/pingpong 25000",
+        "build/bench/go/pingpong 25000",
         "```",
         "",
-        "The echo server by hand (the load generator always runs natively; "
-        "each side needs about one fd per connection, so raise `ulimit -n`):",
+        "Sizes used: " + "; ".join(
+            f"{r.label}: `{r.prog} {r.args}`" if r.kind == "prog" else
+            f"{r.label}: `echo_load {r.args}` against `{r.prog}`" for r in rows) + ".",
         "",
-        "```sh",
-        "ulimit -n 20000",
-        "LD_PRELOAD=$PWD/build/libgmpt.so build/bench/echo_server /tmp/echo.port &",
-        "build/bench/echo_load -P /tmp/echo.port -c 2000 -w 2 -d 10   # closed loop",
-        "build/bench/echo_load -P /tmp/echo.port -c 1000 -i 5         # idle CPU",
-        "kill %1",
-        "```",
+        "<details><summary>Raw results per round</summary>",
         "",
-        "Sizes used for these tables: "
-        + "; ".join(size_text(d) for d in data)
-        + ".",
-        "",
-        "<details><summary>Raw results per run</summary>",
-        "",
-        "| benchmark | unit | native | gmpt |",
-        "|---|---|---|---|",
+        "| benchmark | unit | " + " | ".join(HEAD[c] for c in COLS) + " |",
+        "|---|---|" + "---|" * len(COLS),
     ]
-    for d in data:
-        unit, conv = RAW_UNITS.get(raw_kind(d), RAW_UNITS["prog"])
-        lines.append(f"| {d['label']} | {unit} | "
-                     f"{', '.join(conv(v) for v in raw_values(d, 'native'))} | "
-                     f"{', '.join(conv(v) for v in raw_values(d, 'gmpt'))} |")
-    lines += ["", "</details>", ""]
-    return "\n".join(lines)
+    for r in rows:
+        unit, conv = raw_unit(r)
+        cells = []
+        for c in COLS:
+            vals = []
+            for x in r.res.get(c, []):
+                if x["status"] == "ok":
+                    vals.append(conv(x))
+                elif x["status"] == "fail" and not x.get("why", "").startswith("not run"):
+                    vals.append("FAILED")
+            cells.append(", ".join(vals) or (short_problem(r, c) or "–"))
+        L.append(f"| {r.label} | {unit} | " + " | ".join(cells) + " |")
+    L += ["", "</details>", ""]
+    return "\n".join(L)
+
+
+def raw_unit(r):
+    if r.kind == "echo":
+        return "req/s", lambda x: fmt_num(float(x["kv"].get("rps", 0)))
+    if r.kind == "idle":
+        return "CPU ms/s", lambda x: x["kv"].get("cpu_ms_per_s", "?")
+    if r.prog == "sleepers":
+        return "wake-ups/s", lambda x: fmt_num(float(x["kv"].get("wakes_per_s", 0)))
+    if r.group == "parked":
+        return "µs/thread, KiB/thread", lambda x: (
+            f"{x['value'] / 1e3:.1f} µs {float(x['kv'].get('rss_kib_per_thread', 0)):.1f} KiB")
+    return "ns/op", lambda x: fmt_ns(x["value"])
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workdir", required=True)
-    ap.add_argument("--runs", type=int, required=True)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--write", default="", help="markdown output path")
+    ap.add_argument("--results", required=True, help="results.json from bench/bench_run.py")
+    ap.add_argument("--write", default="", help="the markdown file to write")
+    ap.add_argument("--plots", default="", help="the directory for the PNG plots")
     args = ap.parse_args()
 
-    env = read_env(os.path.join(args.workdir, "machine.env"))
-    data = analyse(args.workdir)
-    print(table(data))
-    for t in (echo_table(data), sleepers_table(data), idle_table(data)):
-        if t:
-            print()
-            print(t)
+    doc, rows = load(args.results)
+    for t in (micro_tables(rows) + parked_tables(rows) + sleepers_table(rows)
+              + echo_tables(rows) + idle_table(rows) + count_tables(rows)):
+        print(t)
+        print()
+    for line in losses(rows):
+        print(line)
+    drawn = {}
     if args.write:
-        text = markdown(data, env, args)
+        plotdir = args.plots or os.path.join(os.path.dirname(os.path.abspath(args.write)), "perf")
+        drawn = plots(rows, plotdir, doc["runs"])
+        rel = os.path.relpath(plotdir, os.path.dirname(os.path.abspath(args.write)))
+        text = markdown(doc, rows, drawn, rel)
         tmp = args.write + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, args.write)
-        print(f"\nwrote {args.write}", file=sys.stderr)
+        print(f"bench: wrote {args.write}"
+              + (f" and {', '.join(sorted(os.path.basename(p) for p in drawn.values()))}"
+                 if isinstance(drawn, dict) and drawn else ""), file=sys.stderr)
+        if isinstance(drawn, str):
+            print(f"bench: {drawn}", file=sys.stderr)
     return 0
 
 

@@ -2,10 +2,15 @@
  * the perf.md intro and for weighting the syscall counts there:
  *   - getppid through syscall(2) (no libc caching): the floor of any call;
  *   - arch_prctl(ARCH_SET_FS) to the current value: what a per-thread TLS
- *     base switch costs on x86-64 without FSGSBASE.
+ *     base switch costs on x86-64 without FSGSBASE;
+ *   - the first write to a page of a fresh anonymous mapping (a minor page
+ *     fault that allocates and zeroes the page): what every new stack page
+ *     and every newly touched heap page costs, so what dominates starting
+ *     a thread whose stack and control block are new.
  * Not a thread benchmark; scripts/bench runs it natively only.
  *
  * usage: syscall_cost [N]       (default 300000) */
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #ifdef __x86_64__
@@ -44,5 +49,24 @@ int main(int argc, char **argv)
 	t1 = bench_now_ns();
 	bench_result("syscall_arch_prctl_set_fs", t1 - t0, m, NULL);
 #endif
+
+	/* One write per page, in order, so consecutive faults share page
+	 * table pages (the cheaper case). */
+	long pages = n / 30;
+	size_t pagesz = (size_t)sysconf(_SC_PAGESIZE);
+	if (pages > 0) {
+		char *map = mmap(NULL, (size_t)pages * pagesz, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (map == MAP_FAILED) {
+			perror("mmap");
+			return 1;
+		}
+		t0 = bench_now_ns();
+		for (long i = 0; i < pages; i++)
+			((volatile char *)map)[(size_t)i * pagesz] = 1;
+		t1 = bench_now_ns();
+		munmap(map, (size_t)pages * pagesz);
+		bench_result("page_fault_first_touch", t1 - t0, pages, NULL);
+	}
 	return 0;
 }

@@ -100,7 +100,20 @@ int sched_signal(struct g *g, int sig, const union sigval *value)
 		g->sig_values[sig].value = *value;
 		g->sig_values[sig].queued = true;
 	}
-	atomic_fetch_or_explicit(&g->sig_pending, SIGBIT(sig), memory_order_release);
+	/* Seq_cst, against sched_sigwait_begin: either the G sees the bit
+	 * there, or this sees its set below and stops its wait. */
+	atomic_fetch_or(&g->sig_pending, SIGBIT(sig));
+	if (atomic_load(&g->sigwait_set) & SIGBIT(sig)) {
+		/* Waited for in sigwait: the G takes it from its pending set.
+		 * Its system call (or the test just before it) is stopped with
+		 * the wake bit and a poke (arch_syscall_cp). The G runs on
+		 * g->m for the whole wait: it does not switch inside it. */
+		atomic_fetch_or(&g->cancel_armed, SCHED_SIGWAIT_WAKE);
+		struct m *m = g->m;
+		if (m && atomic_load(&g->status) == G_RUNNING && m_self() != m)
+			preempt_poke(m);
+		return 0;
+	}
 	struct m *self = m_self();
 	if (self && self->curg == g) {
 		sig_deliver(g);
@@ -127,6 +140,11 @@ int sched_signal(struct g *g, int sig, const union sigval *value)
 	return 0;
 }
 
+void sched_g_set_sigmask(struct g *g, uint64_t mask)
+{
+	g->sigmask = mask;
+}
+
 uint64_t sched_sigmask_get(void)
 {
 	struct g *g = sched_current();
@@ -145,4 +163,53 @@ void sched_sigmask_set(uint64_t mask)
 	sig_switch_in(m, g);
 	if (atomic_load_explicit(&g->sig_pending, memory_order_relaxed) & ~mask)
 		sig_deliver(g);
+}
+
+/* Takes the lowest pending signal of set from g (with its
+ * pthread_sigqueue value), filling info as the kernel would. */
+static int take_pending(struct g *g, uint64_t set, siginfo_t *info)
+{
+	uint64_t have = atomic_load(&g->sig_pending) & set;
+	while (have) {
+		int sig = __builtin_ctzll(have) + 1;
+		if (atomic_fetch_and(&g->sig_pending, ~SIGBIT(sig)) & SIGBIT(sig)) {
+			if (info) {
+				memset(info, 0, sizeof *info);
+				info->si_signo = sig;
+				info->si_pid = getpid();
+				info->si_uid = getuid();
+				info->si_code = SI_TKILL;
+				if (g->sig_values && g->sig_values[sig].queued) {
+					info->si_code = SI_QUEUE;
+					info->si_value = g->sig_values[sig].value;
+				}
+			}
+			if (g->sig_values)
+				g->sig_values[sig].queued = false;
+			return sig;
+		}
+		have &= ~SIGBIT(sig);
+	}
+	return 0;
+}
+
+int sched_sigwait_begin(uint64_t set, void *info)
+{
+	struct g *g = sched_current();
+	if (!g)
+		return 0;
+	/* Seq_cst, then the pending set: see sched_signal. */
+	atomic_store(&g->sigwait_set, set);
+	return take_pending(g, set, info);
+}
+
+void sched_sigwait_end(void)
+{
+	struct g *g = sched_current();
+	if (!g)
+		return;
+	atomic_store(&g->sigwait_set, 0);
+	/* A sender that saw the set just before it was cleared may still set
+	 * the wake bit: sched_syscall_cancelable drops it outside sigwait. */
+	atomic_fetch_and(&g->cancel_armed, (uint8_t)~SCHED_SIGWAIT_WAKE);
 }

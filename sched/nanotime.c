@@ -12,6 +12,16 @@ int64_t nanotime(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* CLOCK_MONOTONIC_COARSE: the last tick's time, read from the vDSO page
+ * without the TSC (a few loads); good to a few ms, enough for how long a
+ * thread has waited. */
+int64_t nanotime_coarse(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* xorshift64*: fast, per-M state, good enough for victim order. */
 uint32_t fastrand(struct m *m)
 {

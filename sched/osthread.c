@@ -9,8 +9,10 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -30,12 +32,76 @@ static void set_sigmask(const sigset_t *set, sigset_t *old)
 	raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, set, old, _NSIG / 8);
 }
 
+/* Signal stacks: gmpt's SIGSEGV handler must run when a G overflowed its
+ * stack into the guard page, and the thread dump should not need the
+ * interrupted G's stack. The kernel thread's, shared by every G it runs:
+ * gmpt's handlers that use it never switch Gs. A guard page below catches
+ * a handler that overflows it. */
+#define ALTSTACK_SIZE (64 * 1024)
+
+void *os_thread_sigaltstack(void)
+{
+	stack_t old;
+	if (sigaltstack(NULL, &old) != 0 || !(old.ss_flags & SS_DISABLE))
+		return NULL; /* one is set already (ASan's, or the program's): keep it */
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t min = (size_t)sysconf(_SC_MINSIGSTKSZ);
+	size_t size = ALTSTACK_SIZE + (min > page ? min : 0);
+	size = (size + page - 1) & ~(page - 1);
+	char *map = mmap(NULL, size + page, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (map == MAP_FAILED)
+		return NULL;
+	if (mprotect(map, page, PROT_NONE) != 0) {
+		munmap(map, size + page);
+		return NULL;
+	}
+	stack_t ss = {.ss_sp = map + page, .ss_size = size, .ss_flags = 0};
+	if (sigaltstack(&ss, NULL) != 0) {
+		munmap(map, size + page);
+		return NULL;
+	}
+	return map;
+}
+
+static void sigaltstack_free(void *map)
+{
+	if (!map)
+		return;
+	stack_t ss = {.ss_flags = SS_DISABLE}, cur;
+	sigaltstack(NULL, &cur);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	if ((char *)cur.ss_sp != (char *)map + page)
+		return; /* replaced since: not ours to take away */
+	sigaltstack(&ss, NULL);
+	munmap(map, cur.ss_size + page);
+}
+
+/* Kernel threads started here and not yet ended. Counted before the thread
+ * exists and uncounted before it is gone, so a reader comparing it with the
+ * kernel's list of threads may see a thread of ours as not ours, never the
+ * other way round (checkdead.c relies on that). */
+static _Atomic int alive;
+
+int os_threads_alive(void)
+{
+	return atomic_load(&alive);
+}
+
+void os_threads_after_fork(void)
+{
+	atomic_store(&alive, 0);
+}
+
 static void *os_thread_start(void *p)
 {
 	struct os_start st = *(struct os_start *)p;
 	free(p);
+	void *altstack = os_thread_sigaltstack();
 	set_sigmask(&st.mask, NULL);
 	st.fn(st.arg);
+	sigaltstack_free(altstack);
+	atomic_fetch_sub(&alive, 1);
 	return NULL;
 }
 
@@ -63,11 +129,14 @@ int os_thread_create(void (*fn)(void *), void *arg)
 	set_sigmask(&all, &old);
 	st->mask = all; /* st belongs to the new thread once it starts */
 	pthread_t t;
+	atomic_fetch_add(&alive, 1);
 	int err = real(&t, &attr, os_thread_start, st);
 	set_sigmask(&old, NULL);
 	pthread_attr_destroy(&attr);
-	if (err)
+	if (err) {
+		atomic_fetch_sub(&alive, 1);
 		free(st);
+	}
 	return err;
 }
 

@@ -17,6 +17,7 @@
  * signal that is not gmpt's. */
 #include "arch/preempt.h"
 #include "arch/syscall.h"
+#include "arch/syscall_cp.h"
 #include "sched/real.h"
 #include "sched/runtime.h"
 
@@ -162,13 +163,33 @@ static void preempt_handler(int sig, siginfo_t *si, void *uc)
 {
 	int saved_errno = errno;
 	bool ours = si->si_code == SI_QUEUE && si->si_pid == getpid();
+	if (ours) {
+		/* A cancellation (sched_interrupt) may have poked a G blocked
+		 * in, or about to enter, a system call at a cancellation
+		 * point: it returns without making the call. A preemption
+		 * signal does the same if it lands there first. */
+		struct m *m = m_self();
+		if (m && m->curg)
+			arch_syscall_cp_redirect(uc, &m->curg->cancel_armed);
+	}
 	if (ours && si->si_value.sival_int == POKE_MAGIC) {
 		/* The signals are re-sent to this kernel thread and delivered
 		 * when this handler returns, on whatever G runs here then: the
 		 * G sig_deliver takes them from. */
 		struct m *m = m_self();
-		if (m && m->curg)
-			sig_deliver(m->curg);
+		struct g *g = m ? m->curg : NULL;
+		if (g)
+			sig_deliver(g);
+		/* Asynchronous cancellation by another thread: a G running
+		 * user code at a point where it could be preempted ends there,
+		 * as glibc's SIGCANCEL handler ends it. Elsewhere (in gmpt or
+		 * libc code) it acts at its next preemption or cancellation
+		 * point. */
+		if (g && m->p &&
+		    (atomic_load_explicit(&g->cancel_armed, memory_order_acquire) &
+		     SCHED_CANCEL_ARM_MASK) == SCHED_CANCEL_ASYNC &&
+		    safe_point(uc, g))
+			arch_preempt_inject(uc, cancel_async_act);
 		errno = saved_errno;
 		return;
 	}
@@ -225,7 +246,12 @@ void preempt_init(void)
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = preempt_handler;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+	/* Not SA_ONSTACK: this handler calls the program's own handler for
+	 * the signal, which may park its G (a write to a pipe, a sleep), and
+	 * a G parked on its kernel thread's signal stack (every M has one:
+	 * os_thread_sigaltstack) would be overwritten by the next signal
+	 * handled there. */
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask);
 	struct sigaction old;
 	if (REAL(sigaction_fn, sigaction)(sched.preempt_signal, &sa, &old) != 0)

@@ -16,6 +16,9 @@
 #include "sched/fiber.h"
 #include "sched/tcb.h"
 #include "sched/waitq.h"
+#include "sched/stats.h"
+#include "sched/checkdead.h"
+#include "sched/trace.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -28,34 +31,6 @@
 #include <unistd.h>
 
 struct sched sched;
-static struct {
-	_Atomic uint64_t retakes, preempts, preempt_req, netpolls, ms;
-} stats;
-
-void sched_stats_get(struct sched_stats *out)
-{
-	out->retakes = atomic_load_explicit(&stats.retakes, memory_order_relaxed);
-	out->preempts = atomic_load_explicit(&stats.preempts, memory_order_relaxed);
-	out->preempt_req = atomic_load_explicit(&stats.preempt_req, memory_order_relaxed);
-	out->netpolls = atomic_load_explicit(&stats.netpolls, memory_order_relaxed);
-	out->ms = atomic_load_explicit(&stats.ms, memory_order_relaxed);
-}
-
-void sched_stat_netpoll(uint64_t n)
-{
-	atomic_fetch_add_explicit(&stats.netpolls, n, memory_order_relaxed);
-}
-
-void sched_stat_retake(void)
-{
-	atomic_fetch_add_explicit(&stats.retakes, 1, memory_order_relaxed);
-}
-
-void sched_stat_preempt(bool sent)
-{
-	atomic_fetch_add_explicit(sent ? &stats.preempt_req : &stats.preempts, 1,
-				  memory_order_relaxed);
-}
 
 __thread struct m *gmpt_tls_m __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
@@ -95,6 +70,7 @@ _Noreturn void sched_fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	write_line("gmpt: fatal: ", fmt, ap);
 	va_end(ap);
+	trace_fatal();
 	abort();
 }
 
@@ -135,6 +111,7 @@ static void acquirep(struct m *m, struct p *pp)
 	m->p = pp;
 	pp->m = m;
 	atomic_store_explicit(&pp->status, P_RUNNING, memory_order_relaxed);
+	trace_acquirep(m, pp);
 }
 
 static struct p *releasep(struct m *m)
@@ -173,13 +150,18 @@ static void mput(struct m *m)
 {
 	m->schedlink = sched.midle;
 	sched.midle = m;
+	atomic_fetch_add(&sched.nmidle, 1);
 }
 
+/* sched.lock held. */
 static struct m *mget(void)
 {
 	struct m *m = sched.midle;
-	if (m)
+	if (m) {
 		sched.midle = m->schedlink;
+		atomic_fetch_sub(&sched.nmidle, 1);
+		sched.mget_gen++;
+	}
 	return m;
 }
 
@@ -267,6 +249,13 @@ static struct m *newm_alloc(void)
 	m->rand = 0x9E3779B97F4A7C15ULL * (uint64_t)(m->id + 1) ^ (uint64_t)nanotime();
 	if (m->rand == 0)
 		m->rand = 1;
+	/* Published head-first, as sched.allg (gfree.c): a reader that sees
+	 * m sees its link and id. */
+	struct m *head = atomic_load_explicit(&sched.allm, memory_order_relaxed);
+	do
+		m->alllink = head;
+	while (!atomic_compare_exchange_weak_explicit(&sched.allm, &head, m, memory_order_release,
+						      memory_order_relaxed));
 	return m;
 }
 
@@ -287,7 +276,7 @@ static void newm(struct p *pp, bool spinning)
 			    sched.maxmcount);
 	sched.mcount++;
 	rtlock_unlock(&sched.lock);
-	atomic_fetch_add_explicit(&stats.ms, 1, memory_order_relaxed);
+	stat_ms_created();
 	int err = os_thread_create(m_thread_main, m);
 	if (err)
 		sched_fatal("cannot create a kernel thread for an M (%s); %d Ms exist",
@@ -350,6 +339,8 @@ void wakep(void)
  * an M for it if there is work it could do, else put it on the idle list. */
 void handoffp(struct p *pp)
 {
+	trace_handoff(pp);
+	P_STAT_ADD(pp, handoffs, 1); /* ours until it is idle or started */
 	if (!runq_empty(&pp->runq) || atomic_load(&sched.runqsize) != 0) {
 		startm(pp, false);
 		return;
@@ -383,7 +374,10 @@ static void stopm(struct m *m)
 	tls_release(m);
 	rtlock_lock(&sched.lock);
 	mput(m);
+	bool last = checkdead_all_ms_idle();
 	rtlock_unlock(&sched.lock);
+	if (last)
+		checkdead_request();
 	note_sleep(&m->park);
 	note_clear(&m->park);
 	acquirep(m, m->nextp);
@@ -530,8 +524,11 @@ static struct g *steal_pass(struct m *m, bool last, int64_t *now)
 		    atomic_load_explicit(&victim->status, memory_order_relaxed) == P_RUNNING
 			? spin_runnext_grace
 			: NULL);
-		if (g)
+		trace_steal(m, victim, g);
+		if (g) {
+			P_STAT_ADD(pp, steals, 1);
 			return g;
+		}
 	}
 	return NULL;
 }
@@ -697,6 +694,8 @@ top:;
 		atomic_store(&sched.lastpoll, 0);
 		if (atomic_load(&sched.runqsize) == 0 && !any_runq_nonempty()) {
 			tls_release(m);
+			if (!until)
+				checkdead_maybe_last_m();
 			netpoll_run(m, np, until ? until : -1);
 		} else
 			netpoll_run(m, np, 0);
@@ -834,6 +833,7 @@ static void mark_running(struct m *m, struct g *g)
 	g->m = m;
 	m->curg = g;
 	m->curext = g->ext;
+	trace_run_start(m, g); /* before errno is the G's again */
 	sig_switch_in(m, g);
 	tls_switch_in(m, g);
 }
@@ -843,6 +843,7 @@ static void mark_running(struct m *m, struct g *g)
 static bool finish_switch(struct m *m, struct g *g)
 {
 	g->saved_errno = errno;
+	trace_run_end(m, g, m->after);
 	if (g->tls_base) {
 		/* Still on g's TCB; held until the next switch-in or sleep.
 		 * Published before g is (status, queue or unlock below). */
@@ -876,6 +877,7 @@ static bool finish_switch(struct m *m, struct g *g)
 		globrunq_put(g);
 		return false;
 	case AFTER_EXIT:
+		stat_g_alive(-1);
 		atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
 		stack_release(m->p, g);
 		if (sched.on_g_dead)
@@ -921,6 +923,7 @@ static void run_g(struct m *m, struct g *g)
 /* Go's execute. */
 static void execute(struct m *m, struct g *g, bool inherit)
 {
+	P_STAT_ADD(m->p, switches, 1);
 	if (!inherit)
 		atomic_store_explicit(&m->p->schedtick,
 				      atomic_load_explicit(&m->p->schedtick, memory_order_relaxed) +
@@ -987,6 +990,7 @@ void park(bool (*unlock)(struct g *, void *), void *arg, const char *reason)
 	struct m *m = m_self();
 	struct g *g = m->curg;
 	g->wait_reason = reason;
+	g->wait_since = atomic_load_explicit(&sched.coarse_now, memory_order_relaxed);
 	m->park_unlock = unlock;
 	m->park_arg = arg;
 	switch_to_g0(m, g, AFTER_PARK);
@@ -1001,6 +1005,7 @@ void ready(struct g *g)
 						     memory_order_acq_rel, memory_order_relaxed))
 		sched_fatal("ready of G %lu in state %u", (unsigned long)g->id, s);
 	struct m *m = m_self();
+	trace_ready(m, g); /* before g is queued: its next run starts after */
 	if (m && m->p)
 		runqput(m->p, g, !m->in_netpoll);
 	else
@@ -1037,6 +1042,7 @@ void sched_enter_syscall(void)
 	struct m *m = m_self();
 	if (!m || m->syscall_depth++ != 0 || !m->curg || !m->p)
 		return;
+	trace_syscall_enter(m, false);
 	struct p *pp = m->p;
 	atomic_store_explicit(&pp->syscalltick,
 			      atomic_load_explicit(&pp->syscalltick, memory_order_relaxed) + 1,
@@ -1070,6 +1076,7 @@ void sched_exit_syscall(void)
 						    memory_order_acquire, memory_order_relaxed)) {
 		m->p = pp;
 		pp->m = m;
+		trace_acquirep(m, pp);
 		return;
 	}
 	int e = errno;
@@ -1086,7 +1093,14 @@ void sched_exit_syscall(void)
 void preempt_park(void)
 {
 	struct m *m = m_self();
-	sched_stat_preempt(false);
+	/* Asynchronously cancelled while it ran (the poke found it at an
+	 * unsafe point): a safe point is where it acts. */
+	if ((atomic_load_explicit(&m->curg->cancel_armed, memory_order_relaxed) &
+	     SCHED_CANCEL_ARM_MASK) == SCHED_CANCEL_ASYNC) {
+		cancel_async_act();
+		m = m_self();
+	}
+	P_STAT_ADD(m->p, preempts, 1);
 	switch_to_g0(m, m->curg, AFTER_PREEMPT);
 }
 
@@ -1109,6 +1123,7 @@ void sched_enter_blocking_syscall(void)
 	if (!m || !m->curg || !m->p)
 		return;
 	int e = errno;
+	trace_syscall_enter(m, true);
 	handoffp(releasep(m));
 	errno = e;
 }
@@ -1131,7 +1146,19 @@ void sched_exit_blocking_syscall(void)
 static bool sleep_unlock(struct g *g, void *arg)
 {
 	int64_t deadline = *(int64_t *)arg;
-	timer_add(m_self()->p, g, deadline, atomic_load(&g->timer_seq));
+	uint64_t seq = atomic_load(&g->timer_seq);
+	if (!g->cancelable) {
+		timer_add(m_self()->p, g, deadline, seq);
+		return true;
+	}
+	/* Interruptible: published in the heap, then the interrupt flag is
+	 * read (seq_cst both, as sched_interrupt's store of intr and its read
+	 * of sleep_seq): either this sees the interrupt, or the interrupter
+	 * sees the sleep. If both do, the CAS on timer_seq picks one; the
+	 * loser does nothing (the timer entry goes stale). */
+	timer_add_interruptible_sleep(m_self()->p, g, deadline, seq);
+	if (atomic_load(&g->intr) && atomic_compare_exchange_strong(&g->timer_seq, &seq, seq + 1))
+		return false; /* do not park: the G goes on at once */
 	return true;
 }
 
@@ -1166,18 +1193,19 @@ int sched_sleep_until(int64_t deadline)
 	struct g *g = sched_current();
 	if (!g)
 		return 0;
-	if (g->cancelable && atomic_load_explicit(&sched_interrupts_used, memory_order_relaxed)) {
-		/* An interruptible sleep: a wait nobody wakes, on a word of
-		 * this G's stack, cut short only by its deadline or by
-		 * sched_interrupt. Only once the program cancels or signals
-		 * threads (sched_interrupts_used): a plain sleep needs no
-		 * bucket lock. */
-		_Atomic uint32_t never = 0;
-		return waitq_wait(&never, 0, deadline) == EINTR ? EINTR : 0;
-	}
 	atomic_store(&g->wait_bucket, -1);
 	atomic_fetch_add(&g->timer_seq, 1);
 	park(sleep_unlock, &deadline, "sleep");
+	/* At an interruption point (g->cancelable), sched_interrupt may
+	 * have ended the sleep early (timer_interrupt_sleep): the
+	 * interruption is used up here, as by a wait queue's EINTR. One that
+	 * came as the sleep ended anyway is left for the next wait. */
+	if (g->cancelable && atomic_load(&g->intr) && nanotime() < deadline) {
+		atomic_store(&g->intr, false);
+		if (atomic_load_explicit(&g->sig_pending, memory_order_relaxed))
+			sig_deliver(g);
+		return EINTR;
+	}
 	return 0;
 }
 
@@ -1289,6 +1317,11 @@ struct g *sched_spawn(void (*entry)(void *), void *arg, const struct stack_spec 
 		return NULL;
 	}
 	g->id = atomic_fetch_add(&sched.goid_gen, 1) + 1;
+	if (pp)
+		P_STAT_ADD(pp, gs_created, 1);
+	else
+		stat_gs_created_no_p();
+	stat_g_alive(1);
 	g->entry = entry;
 	g->entry_arg = arg;
 	/* A new thread starts with its creator's signal mask. */
@@ -1301,6 +1334,7 @@ struct g *sched_spawn(void (*entry)(void *), void *arg, const struct stack_spec 
 	arch_context_make(&g->ctx, g->stack_hi, g_main, g);
 	if (prepare)
 		prepare(g, prepare_ctx);
+	trace_spawn(m, g);
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_release);
 	if (pp)
 		runqput(pp, g, true);
@@ -1387,6 +1421,7 @@ static void fork_child_new_g0(struct m *m, struct g *g)
 
 static void sched_after_fork_child(void)
 {
+	trace_after_fork_child();
 	struct m *m = m_self();
 	struct g *g = m ? m->curg : NULL;
 	if (!g || !m->p)
@@ -1395,7 +1430,19 @@ static void sched_after_fork_child(void)
 	memset(&sched.lock, 0, sizeof sched.lock);
 	memset(&sched.gfree_lock, 0, sizeof sched.gfree_lock);
 	sched.midle = NULL;
+	atomic_store(&sched.nmidle, 0);
 	sched.mcount = 1;
+	/* The parent's other Ms do not exist here: the lists that name every
+	 * M and G for the thread dump keep only what does (Gs are checked by
+	 * status, so the parent's stay listed, as G_IDLE pooled ones are). */
+	m->alllink = NULL;
+	atomic_store(&sched.allm, m);
+	atomic_store(&sched.gcount, 1);
+	/* The parent's other threads are gone: they must not look queued,
+	 * running or waiting to the thread dump and the deadlock check. */
+	for (struct g *o = atomic_load(&sched.allg); o; o = o->allg_link)
+		if (o != g && atomic_load(&o->status) != G_IDLE)
+			atomic_store(&o->status, G_DEAD);
 	m->schedlink = NULL;
 	m->spinning = false;
 	m->in_netpoll = false;
@@ -1407,6 +1454,10 @@ static void sched_after_fork_child(void)
 	atomic_store(&sched.polling, POLL_NONE);
 	atomic_store(&sched.poll_until, 0);
 	atomic_store(&sched.lastpoll, nanotime());
+	/* The parent's netpoller is not the child's (its io_uring rings are
+	 * not even mapped here): nobody polls until the syscalls layer's own
+	 * fork handler has forgotten it and a wait sets a new one up. */
+	atomic_store(&sched.poller, NULL);
 	atomic_store(&sched.sysmon_sleeping, 0);
 	fork_child_reset_ps(m);
 	/* Pooled Gs whose TCB a parent M's scheduler still held. */
@@ -1417,6 +1468,7 @@ static void sched_after_fork_child(void)
 		atomic_store(&f->tls_holder, NULL);
 	waitq_after_fork();
 	stack_after_fork();
+	os_threads_after_fork();
 	fork_child_new_g0(m, g);
 	m->sigmask_now = sig_thread_mask();
 	sysmon_start();
@@ -1443,6 +1495,11 @@ void sched_init(const struct sched_config *cfg)
 	sched.maxmcount = cfg->max_threads;
 	sched.preempt_on = cfg->preempt;
 	sched.preempt_signal = cfg->preempt_signal;
+	sched.start = nanotime();
+	atomic_store(&sched.coarse_now, nanotime_coarse());
+	sched.schedtrace_ms = cfg->schedtrace_ms;
+	sched.scheddetail = cfg->scheddetail;
+	sched.deadlock_mode = cfg->deadlock;
 	random_order_init((uint32_t)sched.procs);
 	stack_init();
 
@@ -1497,6 +1554,7 @@ void sched_init(const struct sched_config *cfg)
 
 	struct g *g = gfree_get(m0->p);
 	g->id = atomic_fetch_add(&sched.goid_gen, 1) + 1;
+	stat_g_alive(1);
 	g->stack_kind = STACK_NONE;
 	g->tls_base = sched.tls_per_g ? sched.main_tp : NULL;
 	g->sigmask = sig_thread_mask();
@@ -1509,6 +1567,8 @@ void sched_init(const struct sched_config *cfg)
 	m0->curg = g;
 	m0->curext = g->ext;
 	sched_is_ready = true;
+	if (cfg->trace_fd > 0)
+		trace_init(cfg->trace_fd, m0, g);
 	preempt_init();
 	sysmon_start();
 	pthread_atfork(NULL, NULL, sched_after_fork_child);

@@ -51,6 +51,7 @@ struct sig_value {
 };
 struct m;
 struct p;
+struct trace_thread;
 
 struct g {
 	struct arch_context ctx;
@@ -58,7 +59,13 @@ struct g {
 	_Atomic uint32_t status;
 	uint32_t stack_kind;
 	uint64_t id;
+	/* Why it waits, while G_WAITING (a readable name: the thread dump
+	 * and gdb print it), and enum wait_wakers: who can end the wait
+	 * (WAKERS_ANYONE unless the G is in an untimed waitq wait that only
+	 * another thread can end; see checkdead.c). Both written by the G
+	 * before it parks. */
 	const char *wait_reason;
+	uint8_t wait_wakers;
 	struct m *m; /* the M running it, while G_RUNNING */
 
 	/* Stack: [stack_lo, stack_hi). For STACK_GUARDED the mapping starts a
@@ -104,13 +111,30 @@ struct g {
 	 * act, so an ignored cancel does not keep cutting waits. */
 	bool cancelable;
 	_Atomic bool intr;
+	/* A cancellation the G should act on now (enum sched_cancel_arm):
+	 * tested inside arch_syscall_cp and by the poke handler, so a G
+	 * blocked in a system call at a cancellation point is stopped, and
+	 * one with asynchronous cancellation is stopped where it runs. */
+	_Atomic uint8_t cancel_armed;
+	/* The timer_seq of the interruptible sleep the G is parked in, from
+	 * the moment its timer is in a heap (timers.c), else stale or 0. */
+	_Atomic uint64_t sleep_seq;
+	/* The signals the G waits for in sigwait (and sigwaitinfo,
+	 * sigtimedwait), or 0: a signal sent to the G that is in this set
+	 * wakes the wait (gsignal.c, sched_sigwait_begin). */
+	_Atomic uint64_t sigwait_set;
 
 	/* Every G struct ever allocated, newest first (sched.allg): G structs
 	 * are pooled, never freed, so the list only grows and readers (thread
 	 * dump, deadlock check, gdb) walk it without a lock. Set once. */
 	struct g *allg_link;
-	/* When the G last parked (nanotime), for the thread dump. */
+	/* When the G last parked, in CLOCK_MONOTONIC_COARSE ns as sysmon
+	 * last read it (sched.coarse_now: up to one sysmon round, at most
+	 * ~10 ms, early), for the thread dump's "waited N ms". */
 	int64_t wait_since;
+	/* The thread's name for the thread dump (sched_g_set_name): up to 15
+	 * bytes and a NUL; empty for the main thread until it names itself. */
+	char name[16];
 
 	/* The shim's per-thread area follows (sched_g_ext). */
 	_Alignas(16) char ext[];
@@ -120,6 +144,10 @@ struct g {
  * back with one CAS (exitsyscall's fast path); sysmon may CAS it to P_IDLE
  * and hand it to another M (retake). Exactly one of the two wins. */
 enum p_status { P_IDLE, P_RUNNING, P_SYSCALL };
+
+struct p_stats {
+	_Atomic uint64_t switches, steals, handoffs, retakes, preempts, netpolls, gs_created;
+};
 
 struct p {
 	int32_t id;
@@ -147,6 +175,11 @@ struct p {
 	uint32_t ngfree;
 	struct stack_header *stack_cache;
 	uint32_t nstack_cache;
+
+	/* Counters (sched/stats.h): each written only by whoever holds the P
+	 * at that moment, without a locked instruction; readers sum them. On
+	 * a line of their own, away from what thieves touch. */
+	_Alignas(64) struct p_stats stats;
 };
 
 enum m_after {
@@ -165,6 +198,7 @@ struct m {
 
 	int32_t id;
 	pid_t tid;
+	struct m *alllink; /* sched.allm: every M, newest first; set once */
 	struct arch_context g0ctx;
 	struct p *p;
 	struct p *nextp;
@@ -203,6 +237,7 @@ struct m {
 	void *g0_stack_lo; /* for ASan's fiber annotations */
 	size_t g0_stack_size;
 	void *asan_fake_stack;
+	struct trace_thread *trace; /* GMPT_TRACE: this M's track (trace.c), made on first use */
 };
 
 struct sched {
@@ -210,7 +245,13 @@ struct sched {
 
 	struct m *midle;
 	int32_t mcount;
+	/* Ms on midle, and how many times one was taken off it. Changed
+	 * under sched.lock; read by the deadlock check. */
+	_Atomic int32_t nmidle;
+	uint32_t mget_gen;
 	_Atomic int32_t mnext_id;
+	/* Every M (they never exit); pushed with a CAS, read without a lock. */
+	struct m *_Atomic allm;
 
 	struct p *pidle;
 	_Atomic int32_t npidle;
@@ -248,6 +289,10 @@ struct sched {
 	int preempt_signal;
 
 	_Atomic uint64_t goid_gen;
+	/* Gs alive (spawned and not exited, the main G included) and the most
+	 * there have been (GMPT_DEBUG=stats). */
+	_Atomic int64_t gcount;
+	_Atomic int64_t gpeak;
 	/* All G structs (see g.allg_link); pushed with a CAS, never popped. */
 	struct g *_Atomic allg;
 	_Atomic uint32_t allg_count;
@@ -257,10 +302,24 @@ struct sched {
 
 	uint64_t stress_seed; /* GMPT_STRESS: randomise scheduling decisions */
 
+	/* Visibility (GMPT_DEBUG, GMPT_DEADLOCK): see schedtrace.c and
+	 * checkdead.c. start: nanotime at sched_init. */
+	int64_t start;
+	int32_t schedtrace_ms;
+	bool scheddetail;
+	int32_t deadlock_mode;
+
 	bool tls_per_g; /* every G has its own TCB (sched/tcb.h) */
 	void *main_tp;	/* the main thread's TCB, in either mode */
 	bool single_threaded_cleared;
 	ptrdiff_t m_tls_off; /* gmpt_tls_m's offset from the thread pointer */
+
+	/* nanotime_coarse() as sysmon last read it: at every round and when
+	 * the first P taken off the idle list wakes it (sysmon_wake), so it
+	 * is at most a round (10 ms) behind while any G runs. park stamps
+	 * g->wait_since from it with one load instead of a clock call.
+	 * Written by sysmon every round: on a line of its own. */
+	_Alignas(64) _Atomic int64_t coarse_now;
 };
 
 enum { POLL_NONE, POLL_FUTEX, POLL_NETPOLL };
@@ -281,6 +340,8 @@ void m_set_self(struct m *m);
 void tls_wait_free(struct g *g);
 
 int64_t nanotime(void);
+/* CLOCK_MONOTONIC_COARSE in ns (the vDSO, a few loads): for "waited N ms". */
+int64_t nanotime_coarse(void);
 uint32_t fastrand(struct m *m);
 
 /* proc.c */
@@ -293,6 +354,8 @@ void injectglist_wake(void);
 bool p_has_work(struct p *pp, int64_t now);
 void sysmon_start(void);
 void sysmon_wake(void);
+/* The last M went idle: sysmon should run the deadlock check (sysmon.c). */
+void sysmon_kick(void);
 void preempt_init(void);
 void preempt_m(struct m *m, struct g *g);
 /* Asks m to deliver its current G's pending signals (gsignal.c). */
@@ -303,9 +366,15 @@ uint64_t sig_thread_mask(void);
 void sig_switch_in(struct m *m, struct g *g);
 void sig_deliver(struct g *g);
 void preempt_park(void);
+/* cancel_syscall.c: where an asynchronously cancelled G is sent. */
+void cancel_async_act(void);
 
 /* timers.c */
 void timer_add(struct p *pp, struct g *g, int64_t when, uint64_t seq);
+/* For a sleep at an interruption point: also publishes seq in
+ * g->sleep_seq, so timer_interrupt_sleep can end the sleep early. */
+void timer_add_interruptible_sleep(struct p *pp, struct g *g, int64_t when, uint64_t seq);
+bool timer_interrupt_sleep(struct g *g);
 void timer_cancelled(struct g *g);
 int64_t timers_run(struct p *pp, int64_t now);
 int64_t timers_earliest(void);

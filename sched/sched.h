@@ -22,11 +22,22 @@ struct sched_config {
 	bool preempt;			/* sysmon preempts Gs that run 10 ms */
 	int preempt_signal;		/* the signal that does it */
 	bool tls_per_g;			/* a TCB per G; false: Gs use their M's TLS */
+	int schedtrace_ms;		/* GMPT_DEBUG=schedtrace=MS: a line every MS ms; 0 off */
+	bool scheddetail;		/* GMPT_DEBUG=scheddetail=1: per-P, M and G lines too */
+	int deadlock;			/* GMPT_DEADLOCK: enum sched_deadlock_mode */
+	int trace_fd;			/* GMPT_TRACE: the file (fd >= 3) to write to; 0 none */
 };
+
+/* What the deadlock check does when every thread waits for another
+ * (sched/checkdead.c). */
+enum sched_deadlock_mode { DEADLOCK_ABORT, DEADLOCK_WARN, DEADLOCK_OFF };
 
 /* Turns the calling (main) thread into the first G, running on M0 with P0. */
 void sched_init(const struct sched_config *cfg);
 bool sched_ready(void);
+/* GMPT_TRACE: writes out what is recorded and closes the trace now (the
+ * process ends without running atexit handlers: _exit). Once only. */
+void sched_trace_finish(void);
 
 /* Every M starts with these two fields, so the layers above reach the
  * running G, and the per-thread area it carries, without a call:
@@ -100,6 +111,17 @@ union sigval;
 #define GLIBC_SIGSETXID 33
 int sched_signal(struct g *g, int sig, const union sigval *value);
 uint64_t sched_sigmask_get(void);
+/* Before g first runs (sched_spawn's prepare): the mask it starts with. */
+void sched_g_set_sigmask(struct g *g, uint64_t mask);
+/* sigwait on a G: signals sent to the G (pthread_kill, pthread_sigqueue)
+ * wait in the G, not in the kernel. begin records the set; if a signal of
+ * the set is already pending in the G it is taken (info filled if not
+ * NULL) and returned, else 0: then make the wait with
+ * sys_cancelable_blocking, which a signal of the set sent meanwhile
+ * stops with EINTR, and call begin again. end after the last call. Both
+ * no-ops outside a G (begin returns 0). */
+int sched_sigwait_begin(uint64_t set, void *info);
+void sched_sigwait_end(void);
 void sched_sigmask_set(uint64_t mask);
 
 /* Whether each G has its own TLS (false: shared TLS, by request or
@@ -152,12 +174,18 @@ struct sched_poller {
 };
 void sched_set_poller(const struct sched_poller *poller);
 
-/* Counters, summed on demand (GMPT_DEBUG=stats). */
+/* Counters, kept per P by the P's owner and summed on demand
+ * (GMPT_DEBUG=stats, sched/stats.c). */
 struct sched_stats {
+	uint64_t switches;    /* Gs switched in (one per run of a G on an M) */
+	uint64_t steals;      /* successful steals from another P's queue */
+	uint64_t handoffs;    /* Ps handed off (blocking system calls, retakes) */
 	uint64_t retakes;     /* Ps sysmon took from system calls */
 	uint64_t preempts;    /* Gs preempted by signal */
 	uint64_t preempt_req; /* preemption signals sent */
 	uint64_t netpolls;    /* Gs readied by the netpoller */
+	uint64_t gs_created;  /* threads created (Gs spawned) */
+	uint64_t gs_peak;     /* most threads alive at once, the main thread included */
 	uint64_t ms;	      /* kernel threads created for Ms */
 };
 void sched_stats_get(struct sched_stats *out);
@@ -189,9 +217,34 @@ static inline void sched_cancel_point(void)
 	if (__builtin_expect(atomic_load_explicit(&sched_interrupts_used, memory_order_relaxed), 0))
 		sched_cancel_point_slow();
 }
-/* Returns whether it marked (false: not a G, nothing to undo). A sleep
- * is cut short only if it began after sched_interrupts_used was set. */
+/* Returns whether it marked (false: not a G, nothing to undo). */
 bool sched_cancelable(bool on);
+/* What the shim tells sched about a G's cancellation state: nothing to
+ * act on; deferred, pending and enabled (system calls at cancellation
+ * points stop); asynchronous, pending and enabled (the G also stops
+ * wherever it runs user code). A hint only: the hook decides, and sched
+ * disarms a G whose hook did not act. Set before sched_interrupt. */
+enum sched_cancel_arm { SCHED_CANCEL_OFF, SCHED_CANCEL_DEFERRED, SCHED_CANCEL_ASYNC };
+/* The hint lives in the low bits of g->cancel_armed; this bit beside it
+ * says a signal the G waits for in sigwait arrived (gsignal.c), which
+ * stops the same system calls and makes them fail with EINTR. */
+#define SCHED_CANCEL_ARM_MASK 3
+#define SCHED_SIGWAIT_WAKE    4
+void sched_cancel_arm(struct g *g, enum sched_cancel_arm how);
+/* A system call at a cancellation point: acts on a pending cancellation
+ * before it, and one that comes while it blocks stops it (never lost: see
+ * arch/x86_64/syscall_cp.S). handoff: the P is handed off first (a call
+ * known to block long), else the M keeps it as in sched_enter_syscall.
+ * Returns the raw result. Outside a G, the plain system call. */
+long sched_syscall_cancelable(bool handoff, long nr, long a1, long a2, long a3, long a4, long a5,
+			      long a6);
+#define SCHED_SYSCALL_CP_ARGS(h, n, a1, a2, a3, a4, a5, a6, ...)                                   \
+	sched_syscall_cancelable((h), (long)(n), (long)(a1), (long)(a2), (long)(a3), (long)(a4),   \
+				 (long)(a5), (long)(a6))
+/* sys_cancelable(SYS_x, args...) keeps the P; sys_cancelable_blocking
+ * hands it off. Up to six arguments. */
+#define sys_cancelable(...)	     SCHED_SYSCALL_CP_ARGS(false, __VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)
+#define sys_cancelable_blocking(...) SCHED_SYSCALL_CP_ARGS(true, __VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)
 /* The signal sched_interrupt pokes a kernel thread with, or 0 if none. */
 int sched_poke_signal(void);
 void sched_interrupt(struct g *g);
@@ -201,6 +254,25 @@ void sched_interrupt(struct g *g);
  * entry, ETIMEDOUT. Works from threads that are not Gs too (they block in
  * the kernel). */
 int waitq_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline);
+
+/* Why a thread waits: the name the thread dump prints (g->wait_reason) and
+ * who can end the wait, which the deadlock check needs (sched/checkdead.c).
+ * A wait with a deadline can always end by itself, whatever its reason. */
+enum wait_wakers {
+	WAKERS_ANYONE,		  /* an fd event, the kernel, a timer, ...: never a deadlock */
+	WAKERS_THREADS,		  /* only another thread (unlock, signal, exit, ...) */
+	WAKERS_THREADS_OR_SIGNAL, /* also a signal handler (sem_post is async-signal-safe) */
+};
+struct wait_reason {
+	const char *name;
+	enum wait_wakers wakers;
+};
+extern const struct wait_reason WAIT_MUTEX, WAIT_COND, WAIT_JOIN, WAIT_SEMAPHORE, WAIT_BARRIER,
+    WAIT_RWLOCK, WAIT_ONCE, WAIT_FD_READ, WAIT_FD_WRITE, WAIT_POLL, WAIT_IO, WAIT_OTHER;
+/* waitq_wait, saying why (waitq_wait says WAIT_OTHER: "waitq", anyone may
+ * end it). */
+int waitq_wait_reason(_Atomic uint32_t *addr, uint32_t val, int64_t deadline,
+		      const struct wait_reason *why);
 /* Wakes up to n waiters on addr, oldest first; returns how many. */
 int waitq_wake(_Atomic uint32_t *addr, int n);
 

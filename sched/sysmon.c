@@ -8,13 +8,19 @@
  *    another M;
  *  - asks a G that has run for 10 ms without rescheduling to yield
  *    (preempt.c), when something else is waiting for its P;
- *  - polls the network if no M has for 10 ms.
+ *  - polls the network if no M has for 10 ms;
+ *  - publishes the coarse clock parks stamp wait_since with
+ *    (sched.coarse_now), and prints GMPT_DEBUG=schedtrace lines.
  * It sleeps 20 us between rounds, doubling after 1 ms without anything to
  * do up to 10 ms, and sleeps without a deadline while every P is idle: the
  * first P taken off the idle list wakes it (pidleget). */
 #include "arch/syscall.h"
 #include "sched/osthread.h"
 #include "sched/runtime.h"
+#include "sched/checkdead.h"
+#include "sched/schedtrace.h"
+#include "sched/stats.h"
+#include "sched/trace.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -28,9 +34,6 @@
 #define PREEMPT_RESEND_NS   1000000
 #define RETAKE_ANYWAY_NS    10000000
 #define NETPOLL_STALE_NS    10000000
-
-void sched_stat_retake(void);
-void sched_stat_preempt(bool sent);
 
 /* What sysmon last saw of each P; sysmon's alone. */
 struct sysmon_p {
@@ -51,23 +54,41 @@ static void sysmon_sleep_ns(int64_t ns)
 
 void sysmon_wake(void)
 {
+	/* Gs are about to run after a sleep of any length. */
+	atomic_store_explicit(&sched.coarse_now, nanotime_coarse(), memory_order_relaxed);
 	atomic_store(&sched.sysmon_sleeping, 0);
 	atomic_fetch_add(&sched.sysmon_word, 1);
 	futex_wake(&sched.sysmon_word, 1);
 }
 
+/* The M that made every M idle asks for the deadlock check. Always moves
+ * the word, so a sysmon that read it before the check and is about to
+ * sleep on it does not (sysmon_deep_sleep); the futex call only if sysmon
+ * is asleep or going to be. */
+void sysmon_kick(void)
+{
+	atomic_fetch_add(&sched.sysmon_word, 1);
+	if (atomic_load(&sched.sysmon_sleeping))
+		futex_wake(&sched.sysmon_word, 1);
+}
+
 /* Every P idle: nothing to retake or preempt until one is taken. The store
  * of sysmon_sleeping and pidleget's decrement of npidle are both seq_cst,
  * so either pidleget sees us sleeping and wakes us, or we see npidle
- * below procs here and do not sleep. */
+ * below procs here and do not sleep. Before sleeping, the deadlock check
+ * (checkdead.c); the word is read before it, so a kick that comes after
+ * the check looked ends the sleep at once and the check runs again. With
+ * GMPT_DEBUG=schedtrace the sleep ends when the next line is due, so lines
+ * keep coming while the process is idle. */
 static bool sysmon_deep_sleep(void)
 {
 	if (atomic_load(&sched.npidle) != sched.procs)
 		return false;
 	uint32_t word = atomic_load(&sched.sysmon_word);
+	checkdead();
 	atomic_store(&sched.sysmon_sleeping, 1);
 	if (atomic_load(&sched.npidle) == sched.procs)
-		futex_wait(&sched.sysmon_word, word, 0);
+		futex_wait(&sched.sysmon_word, word, schedtrace_next());
 	atomic_store(&sched.sysmon_sleeping, 0);
 	return true;
 }
@@ -87,10 +108,27 @@ static void preempt_p(struct p *pp, struct sysmon_p *s, int64_t now)
 		return;
 	s->signalled = now;
 	atomic_store_explicit(&g->preempt, true, memory_order_relaxed);
+	trace_preempt_request(pp, m, g);
 	if (sched.preempt_on) {
 		preempt_m(m, g);
-		sched_stat_preempt(true);
+		stat_preempt_sent();
 	}
+}
+
+/* A G cancelled asynchronously while it was not running, or poked at a
+ * point where it could not act (sched_cancel_arm): poke it again, at the
+ * preemption signal's rate, until it acts. Racy reads as in preempt_p: a
+ * poke that lands on another G finds it not armed and does nothing. */
+static void poke_async_cancel(struct p *pp, struct sysmon_p *s, int64_t now)
+{
+	struct m *m = pp->m;
+	struct g *g = m ? m->curg : NULL;
+	if (!g || now - s->signalled < PREEMPT_RESEND_NS ||
+	    (atomic_load_explicit(&g->cancel_armed, memory_order_relaxed) &
+	     SCHED_CANCEL_ARM_MASK) != SCHED_CANCEL_ASYNC)
+		return;
+	s->signalled = now;
+	preempt_poke(m);
 }
 
 /* Go's retake. Returns how many Ps were taken from system calls. */
@@ -112,6 +150,8 @@ static int retake(int64_t now)
 			   p_has_work(pp, now)) {
 			preempt_p(pp, s, now);
 		}
+		if (st == P_RUNNING)
+			poke_async_cancel(pp, s, now);
 
 		if (st != P_SYSCALL)
 			continue;
@@ -134,7 +174,8 @@ static int retake(int64_t now)
 			 * and takes the slow way out (exitsyscall). */
 			s->syscalltick = t + 1;
 			atomic_store_explicit(&pp->syscalltick, t + 1, memory_order_relaxed);
-			sched_stat_retake();
+			P_STAT_ADD(pp, retakes, 1); /* ours since the CAS */
+			trace_retake(pp);
 			handoffp(pp);
 			n++;
 		}
@@ -163,6 +204,7 @@ static void sysmon_main(void *arg)
 	sigset_t all;
 	sigfillset(&all);
 	raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, _NSIG / 8);
+	trace_thread_named("sysmon");
 
 	int64_t delay = SYSMON_MIN_DELAY_NS;
 	uint32_t idle = 0;
@@ -173,7 +215,15 @@ static void sysmon_main(void *arg)
 			delay *= 2;
 		if (delay > SYSMON_MAX_DELAY_NS)
 			delay = SYSMON_MAX_DELAY_NS;
-		sysmon_sleep_ns(delay);
+		int64_t trace_due = schedtrace_next();
+		if (trace_due) {
+			int64_t until = trace_due - nanotime();
+			sysmon_sleep_ns(until < delay ? (until > 0 ? until : 0) : delay);
+			schedtrace_tick(nanotime());
+		} else {
+			sysmon_sleep_ns(delay);
+		}
+		atomic_store_explicit(&sched.coarse_now, nanotime_coarse(), memory_order_relaxed);
 		if (sysmon_deep_sleep()) {
 			idle = 0;
 			continue;

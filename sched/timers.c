@@ -24,7 +24,7 @@ static bool entry_live(const struct timer_entry *e, void *ctx)
 	return atomic_load_explicit(&e->g->timer_seq, memory_order_relaxed) == e->seq;
 }
 
-void timer_add(struct p *pp, struct g *g, int64_t when, uint64_t seq)
+static void timer_push(struct p *pp, struct g *g, int64_t when, uint64_t seq, bool sleep)
 {
 	rtlock_lock(&pp->timers_lock);
 	uint32_t stale = atomic_load_explicit(&pp->timers_stale, memory_order_relaxed);
@@ -35,10 +35,44 @@ void timer_add(struct p *pp, struct g *g, int64_t when, uint64_t seq)
 	if (timerheap_push(&pp->timers, (struct timer_entry){when, g, seq}) != 0)
 		sched_fatal("out of memory growing a timer heap");
 	g->timer_p = pp->id;
+	/* Under the lock, so before this timer can fire: the G is parked in
+	 * this sleep and nothing else can ready it yet, so the store is never
+	 * a late one from a sleep the G already left. */
+	if (sleep)
+		atomic_store(&g->sleep_seq, seq);
 	update_timer0(pp);
 	rtlock_unlock(&pp->timers_lock);
 	/* The M sleeping for timers may be sleeping past this one. */
 	poll_break_if_later(when);
+}
+
+void timer_add(struct p *pp, struct g *g, int64_t when, uint64_t seq)
+{
+	timer_push(pp, g, when, seq, false);
+}
+
+void timer_add_interruptible_sleep(struct p *pp, struct g *g, int64_t when, uint64_t seq)
+{
+	timer_push(pp, g, when, seq, true);
+}
+
+/* sched_interrupt's side of an interruptible sleep: the CAS on timer_seq
+ * that timer_fire makes too, so exactly one of them readies the G. The
+ * sleep is published (sleep_seq) only once its timer is in a heap and
+ * the G is G_WAITING, so a G readied here is parked; a stale sleep_seq
+ * (the G woke, and waits or runs now) no longer equals timer_seq and the
+ * CAS fails. A sleep published after the caller looked sees the caller's
+ * interrupt flag itself (sleep_unlock in proc.c). */
+bool timer_interrupt_sleep(struct g *g)
+{
+	uint64_t s = atomic_load(&g->sleep_seq);
+	if (s == 0 || !atomic_compare_exchange_strong(&g->timer_seq, &s, s + 1))
+		return false;
+	int32_t pid = g->timer_p;
+	if (pid >= 0)
+		atomic_fetch_add_explicit(&sched.allp[pid]->timers_stale, 1, memory_order_relaxed);
+	ready(g);
+	return true;
 }
 
 /* A timed wait ended early. The G owns its timer_seq while it runs, so a

@@ -120,7 +120,37 @@ static int interrupted(struct g *g)
 	return EINTR;
 }
 
+/* The reasons each caller gives (sched.h). Only waits that no event from
+ * outside the program's threads can end say WAKERS_THREADS: a mutex is
+ * unlocked, a condition signalled, a barrier completed, a rwlock released,
+ * a once routine finished, a thread joined ends, only by another thread.
+ * sem_post is async-signal-safe, so a semaphore may also be posted by a
+ * signal handler. Waits for fds, I/O, sleeps and anything unnamed can end
+ * without any thread. */
+const struct wait_reason WAIT_MUTEX = {"mutex", WAKERS_THREADS};
+const struct wait_reason WAIT_COND = {"cond", WAKERS_THREADS};
+const struct wait_reason WAIT_JOIN = {"join", WAKERS_THREADS};
+const struct wait_reason WAIT_SEMAPHORE = {"semaphore", WAKERS_THREADS_OR_SIGNAL};
+const struct wait_reason WAIT_BARRIER = {"barrier", WAKERS_THREADS};
+const struct wait_reason WAIT_RWLOCK = {"rwlock", WAKERS_THREADS};
+const struct wait_reason WAIT_ONCE = {"once", WAKERS_THREADS};
+const struct wait_reason WAIT_FD_READ = {"fd read", WAKERS_ANYONE};
+const struct wait_reason WAIT_FD_WRITE = {"fd write", WAKERS_ANYONE};
+const struct wait_reason WAIT_POLL = {"poll", WAKERS_ANYONE};
+const struct wait_reason WAIT_IO = {"io", WAKERS_ANYONE};
+const struct wait_reason WAIT_OTHER = {"waitq", WAKERS_ANYONE};
+
+/* Threads gmpt does not run, blocked here without a deadline, by
+ * enum wait_wakers (checkdead.c: such a thread is as stuck as a G). */
+_Atomic int32_t waitq_foreign_blocked[3];
+
 int waitq_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
+{
+	return waitq_wait_reason(addr, val, deadline, &WAIT_OTHER);
+}
+
+int waitq_wait_reason(_Atomic uint32_t *addr, uint32_t val, int64_t deadline,
+		      const struct wait_reason *why)
 {
 	int32_t bi = bucket_index(addr);
 	struct bucket *b = &buckets[bi];
@@ -148,14 +178,32 @@ int waitq_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 	}
 	struct waiter w = {.addr = addr, .g = g, .timed = deadline != 0, .cancelable = cancelable};
 	enqueue(b, &w);
-	if (!g)
-		return wait_kernel(b, &w, deadline);
+	/* A deadline ends any wait without help. */
+	enum wait_wakers wakers = deadline ? WAKERS_ANYONE : why->wakers;
+	if (!g) {
+		/* Counted only for threads gmpt does not run (not an M's
+		 * scheduler, which is busy while it waits). */
+		_Atomic int32_t *blocked = m ? NULL : &waitq_foreign_blocked[wakers];
+		if (blocked)
+			atomic_fetch_add(blocked, 1);
+		int r = wait_kernel(b, &w, deadline);
+		if (blocked)
+			atomic_fetch_sub(blocked, 1);
+		return r;
+	}
 
 	uint64_t seq = atomic_fetch_add(&g->timer_seq, 1) + 1;
 	atomic_store(&g->wait_bucket, bi);
 	atomic_store(&g->wait_node, &w);
 	struct park_ctx pc = {b, deadline, seq};
-	park(park_unlock, &pc, "waitq");
+	/* Read by the deadlock check only once the G is G_WAITING (the
+	 * status store in finish_switch publishes it) and only while every
+	 * M is idle; back to "anyone" as soon as the G runs again, so a park
+	 * that does not say (sched_sleep_until, a future caller of park)
+	 * never counts as stuck. */
+	g->wait_wakers = (uint8_t)wakers;
+	park(park_unlock, &pc, why->name);
+	g->wait_wakers = WAKERS_ANYONE;
 	return w.result == EINTR ? interrupted(g) : w.result;
 }
 
@@ -231,11 +279,18 @@ void sched_interrupt(struct g *g)
 	if (bi < 0) {
 		/* Not parked in a wait queue: its next one sees intr. One
 		 * blocked in the kernel (pause, sigsuspend) is poked: the
-		 * signal's handler makes the call fail with EINTR. A racy read
-		 * of g->m: at worst another G's M takes a harmless poke. */
+		 * signal's handler makes the call fail with EINTR. So is one
+		 * the shim armed for cancellation: the handler stops it in a
+		 * system call at a cancellation point (arch_syscall_cp), or
+		 * where it runs if the cancellation is asynchronous. A racy
+		 * read of g->m: at worst another G's M takes a harmless poke. */
 		struct m *m = g->m;
-		if (m && atomic_load(&g->status) == G_RUNNING && !m->p)
+		if (m && atomic_load(&g->status) == G_RUNNING &&
+		    (!m->p || (atomic_load(&g->cancel_armed) & SCHED_CANCEL_ARM_MASK)))
 			preempt_poke(m);
+		/* Parked in an interruptible sleep (or about to be: then it
+		 * sees intr itself, sleep_unlock). */
+		timer_interrupt_sleep(g);
 		return;
 	}
 	struct bucket *b = &buckets[bi];
@@ -261,4 +316,6 @@ void sched_interrupt(struct g *g)
 void waitq_after_fork(void)
 {
 	memset(buckets, 0, sizeof buckets);
+	for (int i = 0; i < 3; i++)
+		atomic_store(&waitq_foreign_blocked[i], 0);
 }

@@ -9,6 +9,10 @@ struct g;
 /* A timer armed by waitq_wait fired: time the G out if it still waits. */
 void waitq_timeout(struct g *g, uint64_t seq);
 
+/* Threads gmpt does not run blocked in waitq_wait without a deadline,
+ * indexed by enum wait_wakers. */
+extern _Atomic int32_t waitq_foreign_blocked[3];
+
 /* The child of fork: no waiter of the parent exists any more. */
 void waitq_after_fork(void);
 

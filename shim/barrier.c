@@ -57,7 +57,7 @@ EXPORT int pthread_barrier_wait(pthread_barrier_t *bar)
 		if (b->pshared)
 			futex_shared_wait((uint32_t *)&b->round, round, 0);
 		else
-			waitq_wait(&b->round, round, 0);
+			waitq_wait_reason(&b->round, round, 0, &WAIT_BARRIER);
 	}
 	return 0;
 }

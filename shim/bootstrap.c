@@ -9,6 +9,7 @@
 #include "arch/syscall.h"
 #include "shim/config.h"
 #include "shim/thread.h"
+#include "sched/debug_signals.h"
 #include "sched/sched.h"
 #include "syscalls/netpoll.h"
 
@@ -64,13 +65,19 @@ static void print_stats(void)
 {
 	struct sched_stats st;
 	sched_stats_get(&st);
-	char line[256];
+	char line[512];
 	int n = snprintf(line, sizeof line,
-			 "gmpt: stats: procs=%d ms=%llu retakes=%llu preempt_signals=%llu "
-			 "preemptions=%llu netpoll_ready=%llu netpoll=%s\n",
-			 sched_procs(), (unsigned long long)st.ms, (unsigned long long)st.retakes,
-			 (unsigned long long)st.preempt_req, (unsigned long long)st.preempts,
-			 (unsigned long long)st.netpolls, netpoll_backend_name());
+			 "gmpt: stats: procs=%d switches=%llu steals=%llu handoffs=%llu "
+			 "retakes=%llu preempt_signals=%llu preemptions=%llu netpoll_ready=%llu "
+			 "threads_created=%llu threads_peak=%llu ms=%llu netpoll=%s\n",
+			 sched_procs(), (unsigned long long)st.switches,
+			 (unsigned long long)st.steals, (unsigned long long)st.handoffs,
+			 (unsigned long long)st.retakes, (unsigned long long)st.preempt_req,
+			 (unsigned long long)st.preempts, (unsigned long long)st.netpolls,
+			 (unsigned long long)st.gs_created, (unsigned long long)st.gs_peak,
+			 (unsigned long long)st.ms, netpoll_backend_name());
+	if (n > (int)sizeof line - 1)
+		n = (int)sizeof line - 1;
 	ssize_t w = write(2, line, (size_t)n);
 	(void)w;
 }
@@ -80,6 +87,7 @@ static void print_stats(void)
 static void after_fork_child(void)
 {
 	atomic_store(&threads_alive, 1);
+	robust_shared_init();
 }
 
 void gmpt_bootstrap(void)
@@ -101,13 +109,22 @@ void gmpt_bootstrap(void)
 	    .preempt = cfg.preempt,
 	    .preempt_signal = cfg.preempt_signal,
 	    .tls_per_g = cfg.tls_per_g,
+	    .schedtrace_ms = cfg.schedtrace_ms,
+	    .scheddetail = cfg.scheddetail,
+	    .deadlock = cfg.deadlock,
+	    .trace_fd = cfg.trace_fd,
 	};
 	sched_init(&sc);
+	/* After sched_init, which reads glibc's registration to check the
+	 * TCB layout: this replaces it on the main kernel thread. */
+	robust_shared_init();
 	pthread_atfork(NULL, NULL, after_fork_child);
 	cancel_init();
 	netpoll_configure(cfg.netpoll);
 	if (cfg.debug_stats)
 		atexit(print_stats);
+	sched_stack_overflow_init();
+	sched_dump_signal_init(cfg.dump_signal);
 	bootstrap_main_g();
 }
 

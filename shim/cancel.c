@@ -9,11 +9,22 @@
  * clockwait, pthread_join/timedjoin/clockjoin, sem_wait/timedwait/
  * clockwait, the sleeps, and every interposed call that waits for an fd
  * (read, write, recv, send, accept, connect, poll, select, epoll_wait
- * ...). PTHREAD_CANCEL_ASYNCHRONOUS acts at once when the thread cancels
- * itself or enables it with a cancellation pending; another thread's
- * asynchronous cancellation is acted on at the target's next cancellation
- * point or wait (gmpt does not interrupt a G at an arbitrary
- * instruction). Threads gmpt did not create go to glibc. */
+ * ...), and the system calls glibc makes cancellation points (open,
+ * close, fsync, waitpid, sigwait ...: syscalls/cancel_points.c): a thread
+ * blocked in one is stopped by a poke and the call is not made
+ * (sched_syscall_cancelable). PTHREAD_CANCEL_ASYNCHRONOUS acts at once
+ * when the thread cancels itself or enables it with a cancellation
+ * pending; another thread's asynchronous cancellation stops the target
+ * where it runs user code (through the preemption signal's handler), or
+ * at its next preemption or cancellation point if it is in gmpt's or
+ * libc's code then. Threads gmpt did not create go to glibc.
+ *
+ * sched keeps a hint of whether the thread should act now
+ * (sched_cancel_arm): set when a cancellation becomes pending and
+ * enabled, cleared when it is disabled. The hint may be stale either way
+ * for a moment (the flag word and the hint are two stores); the hook
+ * reads the flag word and decides, and sched disarms when it did not
+ * act, so a stale hint costs one retried call, never a wrong outcome. */
 #include "shim/thread.h"
 #include "sched/real.h"
 #include "sched/sched.h"
@@ -37,6 +48,7 @@ static void act_if_cancelled(void)
 	/* glibc disables cancellation while the thread unwinds, so the
 	 * cleanup handlers' own cancellation points do not act again. */
 	atomic_fetch_or(&t->cancel, CANCEL_ACTING | CANCEL_DISABLED);
+	sched_cancel_arm(t->g, SCHED_CANCEL_OFF);
 	pthread_exit(PTHREAD_CANCELED);
 }
 
@@ -46,6 +58,21 @@ void cancel_init(void)
 }
 
 typedef int (*cancel_fn)(pthread_t);
+
+/* The hint for flag word f with a cancellation pending. */
+static enum sched_cancel_arm arm_for(uint32_t f)
+{
+	if (f & (CANCEL_DISABLED | CANCEL_ACTING))
+		return SCHED_CANCEL_OFF;
+	return (f & CANCEL_ASYNC) ? SCHED_CANCEL_ASYNC : SCHED_CANCEL_DEFERRED;
+}
+
+/* After the calling thread changed its state or type. */
+static void rearm_self(struct thread *t)
+{
+	uint32_t f = atomic_load(&t->cancel);
+	sched_cancel_arm(t->g, (f & CANCEL_PENDING) ? arm_for(f) : SCHED_CANCEL_OFF);
+}
 
 EXPORT int pthread_cancel(pthread_t th)
 {
@@ -61,6 +88,7 @@ EXPORT int pthread_cancel(pthread_t th)
 			act_if_cancelled();
 		return 0;
 	}
+	sched_cancel_arm(t->g, arm_for(f));
 	sched_interrupt(t->g);
 	return 0;
 }
@@ -83,6 +111,7 @@ EXPORT int pthread_setcancelstate(int state, int *old)
 		*old = (f & CANCEL_DISABLED) ? PTHREAD_CANCEL_DISABLE : PTHREAD_CANCEL_ENABLE;
 	if (state == PTHREAD_CANCEL_ENABLE && (f & CANCEL_ASYNC))
 		act_if_cancelled();
+	rearm_self(t);
 	return 0;
 }
 
@@ -102,6 +131,7 @@ EXPORT int pthread_setcanceltype(int type, int *old)
 		*old = (f & CANCEL_ASYNC) ? PTHREAD_CANCEL_ASYNCHRONOUS : PTHREAD_CANCEL_DEFERRED;
 	if (type == PTHREAD_CANCEL_ASYNCHRONOUS)
 		act_if_cancelled();
+	rearm_self(t);
 	return 0;
 }
 
@@ -127,6 +157,7 @@ static int defer_cancel(void)
 {
 	struct thread *t = thread_self();
 	uint32_t f = atomic_fetch_and(&t->cancel, ~(uint32_t)CANCEL_ASYNC);
+	rearm_self(t);
 	return (f & CANCEL_ASYNC) ? PTHREAD_CANCEL_ASYNCHRONOUS : PTHREAD_CANCEL_DEFERRED;
 }
 

@@ -68,7 +68,7 @@ static int wait_common(struct cond *c, pthread_mutex_t *m, int64_t deadline)
 		atomic_fetch_sub(&c->waiters, 1);
 	} else {
 		bool cancelable = sched_cancelable(true);
-		r = waitq_wait(&c->seq, seq, deadline);
+		r = waitq_wait_reason(&c->seq, seq, deadline, &WAIT_COND);
 		if (cancelable)
 			sched_cancelable(false);
 		if (r != 0) /* not dequeued by a waker: account for ourselves */

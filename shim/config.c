@@ -4,6 +4,7 @@
  * name is an error: a misspelt GMPT_PROSC=1 silently ignored would be
  * exactly the "nothing silently wrong" this library promises. */
 #include "shim/config.h"
+#include "sched/sched.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -44,7 +45,8 @@ static int parse_u64(const char *s, uint64_t *out)
 
 static const char *known[] = {
     "GMPT_PROCS",	   "GMPT_STRESS",  "GMPT_MAXTHREADS", "GMPT_PREEMPT",
-    "GMPT_PREEMPT_SIGNAL", "GMPT_NETPOLL", "GMPT_DEBUG",      "GMPT_TLS"};
+    "GMPT_PREEMPT_SIGNAL", "GMPT_NETPOLL", "GMPT_DEBUG",      "GMPT_TLS",
+    "GMPT_DUMP_SIGNAL",	   "GMPT_TRACE",   "GMPT_DEADLOCK"};
 
 /* Signals that cannot be caught, that the kernel sends for faults, or
  * that programs commonly rely on for their own purposes. */
@@ -80,14 +82,20 @@ static int parse_signal(const char *v)
 	static const struct {
 		const char *name;
 		int sig;
-	} names[] = {{"URG", SIGURG},	{"USR1", SIGUSR1},     {"USR2", SIGUSR2},
-		     {"PROF", SIGPROF}, {"VTALRM", SIGVTALRM}, {"WINCH", SIGWINCH},
-		     {"XCPU", SIGXCPU}, {"PWR", SIGPWR},       {"SYS", SIGSYS},
-		     {"ALRM", SIGALRM}};
+	} names[] = {
+	    {"URG", SIGURG},	   {"USR1", SIGUSR1},	{"USR2", SIGUSR2}, {"PROF", SIGPROF},
+	    {"VTALRM", SIGVTALRM}, {"WINCH", SIGWINCH}, {"XCPU", SIGXCPU}, {"PWR", SIGPWR},
+	    {"SYS", SIGSYS},	   {"ALRM", SIGALRM},	{"QUIT", SIGQUIT}, {"HUP", SIGHUP},
+	    {"INT", SIGINT},	   {"TERM", SIGTERM},	{"TSTP", SIGTSTP}, {"CHLD", SIGCHLD},
+	    {"CONT", SIGCONT},	   {"PIPE", SIGPIPE},	{"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
+	    {"KILL", SIGKILL},	   {"STOP", SIGSTOP},	{"SEGV", SIGSEGV}, {"BUS", SIGBUS},
+	    {"FPE", SIGFPE},	   {"ILL", SIGILL},	{"TRAP", SIGTRAP}, {"ABRT", SIGABRT}};
 	const char *n = strncmp(v, "SIG", 3) == 0 ? v + 3 : v;
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (strcmp(n, names[i].name) == 0)
 			return names[i].sig;
+	if (strcmp(n, "RTMIN") == 0)
+		return SIGRTMIN;
 	if (strncmp(n, "RTMIN+", 6) == 0) {
 		uint64_t k;
 		if (parse_u64(n + 6, &k) == 0 && SIGRTMIN + (int)k <= SIGRTMAX)
@@ -98,6 +106,27 @@ static int parse_signal(const char *v)
 	if (parse_u64(v, &k) == 0 && k < 1000)
 		return (int)k;
 	return -1;
+}
+
+/* The thread dump signal may be any signal a program can catch, except
+ * gmpt's own (the preemption signal, glibc's 32 and 33, SIGSEGV for
+ * overflow reports) and the other fault signals, whose handler returning
+ * would only fault again. */
+static bool dump_signal_ok(int sig, const struct gmpt_config *cfg)
+{
+	switch (sig) {
+	case SIGKILL:
+	case SIGSTOP:
+	case SIGSEGV:
+	case SIGBUS:
+	case SIGFPE:
+	case SIGILL:
+	case SIGTRAP:
+		return false;
+	}
+	if (cfg->preempt && sig == cfg->preempt_signal)
+		return false;
+	return (sig >= 1 && sig < 32) || (sig >= SIGRTMIN && sig <= SIGRTMAX);
 }
 
 /* A variable with two values: true for yes, false for no, else the
@@ -115,6 +144,73 @@ static bool two_way(const char *name, const char *v, const char *yes, const char
 	return false;
 }
 
+/* GMPT_TRACE=FILE: opened here, so that a path gmpt cannot write is the
+ * one-line error at start-up, not a trace missing at exit. Last of all
+ * the variables: opening creates the file. */
+static void trace_config(struct gmpt_config *cfg)
+{
+	const char *v = getenv("GMPT_TRACE");
+	if (!v)
+		return;
+	if (*v == 0)
+		config_error("%s='%s': expected a file to write the scheduler trace to",
+			     "GMPT_TRACE", v);
+	int fd = trace_file_open(v);
+	if (fd < 0) {
+		char fmt[256];
+		snprintf(fmt, sizeof fmt, "%%s='%%s': cannot write the trace there (%s)",
+			 strerror(-fd));
+		config_error(fmt, "GMPT_TRACE", v);
+	}
+	cfg->trace_fd = fd;
+}
+
+/* GMPT_DEBUG: a comma-separated list of stats (counters at exit),
+ * schedtrace=MS (a scheduler line every MS ms) and scheddetail=1 (per-P,
+ * M and G lines with each). Empty: nothing. */
+static void debug_config(struct gmpt_config *cfg, const char *v)
+{
+	if (*v == 0)
+		return;
+	for (const char *p = v;; p++) {
+		size_t len = strcspn(p, ",");
+		char word[32];
+		if (len == 0 || len >= sizeof word)
+			config_error("%s='%s': expected a comma-separated list of stats, "
+				     "schedtrace=MS and scheddetail=1",
+				     "GMPT_DEBUG", v);
+		memcpy(word, p, len);
+		word[len] = 0;
+		uint64_t n;
+		if (strcmp(word, "stats") == 0) {
+			cfg->debug_stats = true;
+		} else if (strncmp(word, "schedtrace=", 11) == 0) {
+			if (parse_u64(word + 11, &n) != 0 || n < 1 || n > 3600000)
+				config_error("%s='%s': schedtrace=MS expects a period in "
+					     "milliseconds, from 1 to 3600000",
+					     "GMPT_DEBUG", v);
+			cfg->schedtrace_ms = (int)n;
+		} else if (strncmp(word, "scheddetail=", 12) == 0) {
+			if (parse_u64(word + 12, &n) != 0 || n > 1)
+				config_error("%s='%s': scheddetail expects 1 (or 0)", "GMPT_DEBUG",
+					     v);
+			cfg->scheddetail = n == 1;
+		} else {
+			config_error("%s='%s': expected a comma-separated list of stats, "
+				     "schedtrace=MS and scheddetail=1",
+				     "GMPT_DEBUG", v);
+		}
+		p += len;
+		if (*p == 0)
+			break;
+		/* p is at the comma; a trailing one leaves an empty word. */
+	}
+	if (cfg->scheddetail && !cfg->schedtrace_ms)
+		config_error("%s='%s': scheddetail=1 prints with each schedtrace line: add "
+			     "schedtrace=MS",
+			     "GMPT_DEBUG", v);
+}
+
 void config_load(struct gmpt_config *cfg)
 {
 	cfg->procs = 0;
@@ -124,6 +220,11 @@ void config_load(struct gmpt_config *cfg)
 	cfg->preempt_signal = SIGURG;
 	cfg->netpoll = NETPOLL_AUTO;
 	cfg->debug_stats = false;
+	cfg->schedtrace_ms = 0;
+	cfg->scheddetail = false;
+	cfg->deadlock = DEADLOCK_ABORT;
+	cfg->dump_signal = 0;
+	cfg->trace_fd = 0;
 	/* Under the sanitizer runtime, whose per-thread state lives in TLS
 	 * (each G would start with an empty one), Gs use their M's TLS. */
 #ifdef GMPT_ASAN
@@ -195,6 +296,18 @@ void config_load(struct gmpt_config *cfg)
 		cfg->preempt_signal = sig;
 	}
 
+	v = getenv("GMPT_DUMP_SIGNAL");
+	if (v && *v && strcmp(v, "off") != 0) {
+		int sig = parse_signal(v);
+		if (sig < 0 || !dump_signal_ok(sig, cfg))
+			config_error("%s='%s': expected off or a signal for thread dumps, such as "
+				     "SIGQUIT, SIGUSR1, SIGRTMIN+2 or 3 (not SIGKILL, SIGSTOP, "
+				     "SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, 32, 33 or the "
+				     "preemption signal)",
+				     "GMPT_DUMP_SIGNAL", v);
+		cfg->dump_signal = sig;
+	}
+
 	v = getenv("GMPT_NETPOLL");
 	if (v)
 		cfg->netpoll = two_way("GMPT_NETPOLL", v, "uring", "epoll",
@@ -210,11 +323,22 @@ void config_load(struct gmpt_config *cfg)
 					 "shared (threads use their kernel thread's)");
 
 	v = getenv("GMPT_DEBUG");
+	if (v)
+		debug_config(cfg, v);
+
+	v = getenv("GMPT_DEADLOCK");
 	if (v) {
-		if (strcmp(v, "stats") == 0)
-			cfg->debug_stats = true;
-		else if (*v != 0)
-			config_error("%s='%s': expected stats (print scheduler counters at exit)",
-				     "GMPT_DEBUG", v);
+		if (strcmp(v, "abort") == 0)
+			cfg->deadlock = DEADLOCK_ABORT;
+		else if (strcmp(v, "warn") == 0)
+			cfg->deadlock = DEADLOCK_WARN;
+		else if (strcmp(v, "off") == 0)
+			cfg->deadlock = DEADLOCK_OFF;
+		else
+			config_error("%s='%s': expected abort (on a deadlock print the thread dump "
+				     "and abort, the default), warn (print it once, go on) or off",
+				     "GMPT_DEADLOCK", v);
 	}
+
+	trace_config(cfg);
 }

@@ -16,7 +16,12 @@ struct gmpt_config {
 	int preempt_signal;   /* GMPT_PREEMPT_SIGNAL */
 	int netpoll;	      /* GMPT_NETPOLL: enum netpoll_choice */
 	bool debug_stats;     /* GMPT_DEBUG=stats */
+	int schedtrace_ms;    /* GMPT_DEBUG=schedtrace=MS (0: off) */
+	bool scheddetail;     /* GMPT_DEBUG=scheddetail=1 */
+	int deadlock;	      /* GMPT_DEADLOCK: enum sched_deadlock_mode (sched/sched.h) */
 	bool tls_per_g;	      /* GMPT_TLS: per-thread (default) or shared */
+	int dump_signal;      /* GMPT_DUMP_SIGNAL: 0 (off, the default) or a signal */
+	int trace_fd;	      /* GMPT_TRACE: the trace file, open (fd >= 3), or 0 */
 };
 
 /* Parses the environment. A bad value prints one line naming the variable
@@ -26,5 +31,9 @@ void config_load(struct gmpt_config *cfg);
 /* CPUs this process may use: the affinity mask, capped by a cgroup CPU
  * quota (v2 cpu.max or v1 cfs_quota_us/cfs_period_us), rounded up. */
 int procs_default(void);
+
+/* Opens GMPT_TRACE's file for writing (shim/trace_file.c): the fd (>= 3),
+ * or -errno. */
+int trace_file_open(const char *path);
 
 #endif

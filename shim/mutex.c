@@ -10,7 +10,9 @@
  *
  * Process-shared mutexes (PTHREAD_PROCESS_SHARED) must be woken from
  * another process, which only the kernel can do: they wait on the real
- * futex, handing the P to another M while it sleeps. */
+ * futex, handing the P to another M while it sleeps. Robust ones that are
+ * also process-shared follow the kernel's robust-futex protocol instead,
+ * so a process that dies holding one is seen (mutex_robust_shared.c). */
 #include "shim/thread.h"
 #include "sched/sched.h"
 #include "syscalls/deadline.h"
@@ -158,7 +160,7 @@ static int wait_locked(pthread_mutex_t *m, int64_t deadline)
 {
 	if (m->__data.__kind & KIND_PSHARED)
 		return futex_shared_wait((uint32_t *)LOCKW(m), 2, deadline);
-	return waitq_wait(LOCKW(m), 2, deadline);
+	return waitq_wait_reason(LOCKW(m), 2, deadline, &WAIT_MUTEX);
 }
 
 static void wake_one(pthread_mutex_t *m)
@@ -233,8 +235,19 @@ static int lock_slow(pthread_mutex_t *m, int64_t deadline, const struct timespec
 	return 0;
 }
 
+/* Robust and process-shared: the kernel's protocol (mutex_robust_shared.c). */
+static bool robust_shared(const pthread_mutex_t *m)
+{
+	return (m->__data.__kind & (KIND_ROBUST | KIND_PSHARED)) == (KIND_ROBUST | KIND_PSHARED);
+}
+
 static int lock_common(pthread_mutex_t *m, int64_t deadline, const struct timespec *abs)
 {
+	if (robust_shared(m)) {
+		if (abs && !timespec_valid(abs))
+			return EINVAL;
+		return robust_shared_lock(m, deadline, false);
+	}
 	int type = type_of(m);
 	int self = (int)thread_self_id();
 	bool robust = robust_private(m);
@@ -269,6 +282,8 @@ EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 
 EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 {
+	if (robust_shared(m))
+		return robust_shared_lock(m, 0, true);
 	int type = type_of(m);
 	int self = (int)thread_self_id();
 	if (atomic_load_explicit(OWNER(m), memory_order_relaxed) == self) {
@@ -307,6 +322,11 @@ EXPORT int pthread_mutex_timedlock(pthread_mutex_t *restrict m, const struct tim
 
 static int unlock_common(pthread_mutex_t *m, bool full)
 {
+	if (robust_shared(m)) {
+		if (full && type_of(m) == PTHREAD_MUTEX_RECURSIVE)
+			m->__data.__count = 1;
+		return robust_shared_unlock(m);
+	}
 	int type = type_of(m);
 	bool robust = robust_private(m);
 	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK || robust) {

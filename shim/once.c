@@ -40,6 +40,6 @@ EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
 		if (s == ONCE_RUNNING && !atomic_compare_exchange_strong(w, &s, ONCE_WAITED) &&
 		    s != ONCE_WAITED)
 			continue;
-		waitq_wait(w, ONCE_WAITED, 0);
+		waitq_wait_reason(w, ONCE_WAITED, 0, &WAIT_ONCE);
 	}
 }

@@ -6,9 +6,11 @@
 #include "shim/thread.h"
 #include "sched/real.h"
 #include "sched/sched.h"
+#include "sched/thread_dump.h"
 
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -35,6 +37,8 @@ struct create_ctx {
 	void *(*start)(void *);
 	void *arg;
 	bool detached;
+	bool has_sigmask; /* pthread_attr_setsigmask_np: the new thread's mask */
+	uint64_t sigmask;
 	struct thread sched; /* only its scheduling fields */
 };
 
@@ -50,6 +54,8 @@ static void prepare(struct g *g, void *p)
 	t->start = c->start;
 	t->arg = c->arg;
 	t->keys[0] = t->keys0;
+	if (c->has_sigmask)
+		sched_g_set_sigmask(g, c->sigmask);
 	t->sched_policy = c->sched.sched_policy;
 	t->sched_priority = c->sched.sched_priority;
 	t->affinity = c->sched.affinity; /* the thread's from now on */
@@ -57,6 +63,7 @@ static void prepare(struct g *g, void *p)
 	/* A new kernel thread starts with its creator's name, as Linux
 	 * copies comm at clone. */
 	thread_name_get(thread_self(), t->created_name, sizeof t->created_name);
+	sched_g_set_name(g, t->created_name);
 	atomic_store(&t->join, c->detached ? JOIN_DETACHED : JOIN_JOINABLE);
 	*c->handle = (pthread_t)t;
 }
@@ -120,6 +127,20 @@ static int read_attr(const pthread_attr_t *attr, struct stack_spec *spec, bool *
 	return 0;
 }
 
+/* The signal mask pthread_attr_setsigmask_np gave (glibc 2.32): the new
+ * thread starts with it instead of its creator's. */
+static int read_attr_sigmask(const pthread_attr_t *attr, struct create_ctx *c)
+{
+	sigset_t set;
+	if (!attr || pthread_attr_getsigmask_np(attr, &set) == PTHREAD_ATTR_NO_SIGMASK_NP)
+		return 0;
+	c->has_sigmask = true;
+	for (int sig = 1; sig <= 64; sig++)
+		if (sigismember(&set, sig) == 1)
+			c->sigmask |= 1ULL << (sig - 1);
+	return 0;
+}
+
 EXPORT int pthread_create(pthread_t *restrict handle, const pthread_attr_t *restrict attr,
 			  void *(*start)(void *), void *restrict arg)
 {
@@ -131,6 +152,8 @@ EXPORT int pthread_create(pthread_t *restrict handle, const pthread_attr_t *rest
 	struct create_ctx c = {.handle = handle, .start = start, .arg = arg};
 	struct stack_spec spec;
 	int err = read_attr(attr, &spec, &c.detached);
+	if (!err)
+		err = read_attr_sigmask(attr, &c);
 	if (!err)
 		err = thread_sched_inherit(&c.sched, thread_self(), attr);
 	if (err)

@@ -16,6 +16,7 @@ _Noreturn void thread_finish(struct thread *t, void *retval)
 	sched_tls_thread_exit();
 	keys_run_destructors(t);
 	mutex_owner_died(t);
+	robust_shared_owner_died(t->id);
 	free(t->affinity);
 	t->affinity = NULL;
 	sched_exit();

@@ -29,7 +29,7 @@ static int join_common(pthread_t handle, void **retval, int64_t deadline)
 		int r = EAGAIN;
 		if (deadline >= 0) {
 			bool cancelable = sched_cancelable(true);
-			r = waitq_wait(&t->join, JOIN_JOINABLE, deadline);
+			r = waitq_wait_reason(&t->join, JOIN_JOINABLE, deadline, &WAIT_JOIN);
 			if (cancelable)
 				sched_cancelable(false);
 		}

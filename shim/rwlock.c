@@ -114,7 +114,7 @@ static void wake_sleepers(struct rwlock *l)
 static int sleep_on(struct rwlock *l, uint32_t seq, int64_t deadline)
 {
 	int r = l->pshared ? futex_shared_wait((uint32_t *)&l->seq, seq, deadline)
-			   : waitq_wait(&l->seq, seq, deadline);
+			   : waitq_wait_reason(&l->seq, seq, deadline, &WAIT_RWLOCK);
 	return r == ETIMEDOUT ? ETIMEDOUT : 0;
 }
 

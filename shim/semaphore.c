@@ -124,7 +124,7 @@ static int sem_wait_until(struct gsem *s, int64_t deadline)
 			}
 		int r = s->private == SEM_SHARED_FUTEX
 			    ? futex_shared_wait((uint32_t *)value_word(s), 0, deadline)
-			    : waitq_wait(value_word(s), 0, deadline);
+			    : waitq_wait_reason(value_word(s), 0, deadline, &WAIT_SEMAPHORE);
 		if (r == ETIMEDOUT || r == EINTR) {
 			err = r;
 			break;

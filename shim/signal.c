@@ -1,11 +1,14 @@
-/* shim/signal.c - sigaction and signal, for the one signal gmpt uses to
- * preempt threads (GMPT_PREEMPT_SIGNAL, SIGURG by default).
+/* shim/signal.c - sigaction and signal, for the signals gmpt handles.
  *
- * gmpt's handler stays installed; what the program installs for that
- * signal is recorded and called by gmpt's handler for every instance of
- * the signal that gmpt did not send, and reported back by sigaction as if
- * it were installed. Every other signal goes straight to glibc. */
+ * The preemption signal (GMPT_PREEMPT_SIGNAL, SIGURG by default): gmpt's
+ * handler stays installed; what the program installs for that signal is
+ * recorded and called by gmpt's handler for every instance of the signal
+ * that gmpt did not send, and reported back by sigaction as if it were
+ * installed. SIGSEGV (stack overflow reports) and the thread dump signal
+ * (GMPT_DUMP_SIGNAL) become the program's: see sched/debug_signals.h.
+ * Every other signal goes straight to glibc. */
 #include "sched/real.h"
+#include "sched/debug_signals.h"
 #include "sched/sched.h"
 
 #include <errno.h>
@@ -16,12 +19,43 @@
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 
+/* The thread dump signal (GMPT_DUMP_SIGNAL) is gmpt's until the program
+ * installs an action for it, which then goes into the kernel; until then it
+ * reads as SIG_DFL. */
+static int dump_signal_action(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (act) {
+		sched_dump_signal_give_up(sig);
+		int r = REAL(sigaction_fn, sigaction)(sig, act, NULL);
+		if (r != 0)
+			return r;
+	}
+	if (old) {
+		memset(old, 0, sizeof *old);
+		old->sa_handler = SIG_DFL;
+	}
+	return 0;
+}
+
 EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	if (!sched_preempt_owns(sig))
-		return REAL(sigaction_fn, sigaction)(sig, act, old);
-	sched_preempt_user_action(act, old);
-	return 0;
+	if (sched_preempt_owns(sig)) {
+		sched_preempt_user_action(act, old);
+		return 0;
+	}
+	if (sched_segv_owns(sig)) {
+		sched_segv_user_action(act, old);
+		return 0;
+	}
+	if (sched_dump_signal_owns(sig))
+		return dump_signal_action(sig, act, old);
+	return REAL(sigaction_fn, sigaction)(sig, act, old);
+}
+
+/* Signals whose sigaction is not simply glibc's (see sigaction). */
+static bool gmpt_intercepts(int sig)
+{
+	return sched_preempt_owns(sig) || sched_segv_owns(sig) || sched_dump_signal_owns(sig);
 }
 
 EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -51,7 +85,7 @@ EXPORT sighandler_fn bsd_signal(int sig, sighandler_fn handler)
 }
 EXPORT sighandler_fn sysv_signal(int sig, sighandler_fn handler)
 {
-	if (!sched_preempt_owns(sig)) {
+	if (!gmpt_intercepts(sig)) {
 		typedef sighandler_fn (*sysv_fn)(int, sighandler_fn);
 		return REAL(sysv_fn, sysv_signal)(sig, handler);
 	}

@@ -117,6 +117,11 @@ _Noreturn void thread_finish(struct thread *t, void *retval);
 
 /* mutex.c: a thread ends holding robust mutexes: EOWNERDEAD for the next. */
 void mutex_owner_died(struct thread *t);
+/* mutex_robust_shared.c: robust mutexes shared between processes. */
+void robust_shared_init(void);
+int robust_shared_lock(pthread_mutex_t *m, int64_t deadline, bool try);
+int robust_shared_unlock(pthread_mutex_t *m);
+void robust_shared_owner_died(uint32_t id);
 /* mutex.c: used by cond.c */
 int mutex_unlock_for_wait(pthread_mutex_t *m);
 int mutex_relock_after_wait(pthread_mutex_t *m);

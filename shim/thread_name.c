@@ -7,6 +7,7 @@
 #include "arch/syscall.h"
 #include "shim/thread.h"
 #include "sched/real.h"
+#include "sched/thread_dump.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -73,6 +74,7 @@ EXPORT int pthread_setname_np(pthread_t handle, const char *name)
 	 * (a write to /proc/.../comm) has the same race. */
 	memcpy(t->name, copy, sizeof copy);
 	t->name_set = true;
+	sched_g_set_name(t->g, copy); /* for the thread dump */
 	return 0;
 }
 

@@ -22,11 +22,14 @@
 		r_;                                                                                \
 	})
 
+/* The wait family and the sigwait family are cancellation points. */
 EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
 {
-	if (options & WNOHANG)
+	if (options & WNOHANG) {
+		sched_cancel_point();
 		return (pid_t)sys_ret(raw_syscall(SYS_wait4, pid, status, options, ru));
-	return (pid_t)sys_ret(HANDED_OFF(raw_syscall(SYS_wait4, pid, status, options, ru)));
+	}
+	return (pid_t)sys_ret(sys_cancelable_blocking(SYS_wait4, pid, status, options, ru));
 }
 
 EXPORT pid_t waitpid(pid_t pid, int *status, int options)
@@ -46,9 +49,11 @@ EXPORT pid_t wait3(int *status, int options, struct rusage *ru)
 
 EXPORT int waitid(idtype_t type, id_t id, siginfo_t *info, int options)
 {
-	if (options & WNOHANG)
+	if (options & WNOHANG) {
+		sched_cancel_point();
 		return (int)sys_ret(raw_syscall(SYS_waitid, type, id, info, options, NULL, 0));
-	return (int)sys_ret(HANDED_OFF(raw_syscall(SYS_waitid, type, id, info, options, NULL, 0)));
+	}
+	return (int)sys_ret(sys_cancelable_blocking(SYS_waitid, type, id, info, options, NULL, 0));
 }
 
 EXPORT int flock(int fd, int op)
@@ -58,9 +63,6 @@ EXPORT int flock(int fd, int op)
 	return (int)sys_ret(HANDED_OFF(raw_syscall(SYS_flock, fd, op)));
 }
 
-typedef int (*sigwait_fn)(const sigset_t *, int *);
-typedef int (*sigwaitinfo_fn)(const sigset_t *, siginfo_t *);
-typedef int (*sigtimedwait_fn)(const sigset_t *, siginfo_t *, const struct timespec *);
 typedef int (*system_fn)(const char *);
 typedef int (*getaddrinfo_fn)(const char *, const char *, const struct addrinfo *,
 			      struct addrinfo **);
@@ -74,19 +76,57 @@ typedef int (*gethostbyname2_r_fn)(const char *, int, struct hostent *, char *, 
 typedef int (*gethostbyaddr_r_fn)(const void *, socklen_t, int, struct hostent *, char *, size_t,
 				  struct hostent **, int *);
 
+/* glibc's sigtimedwait: its own signals are never waited for, and the
+ * call is a cancellation point (here the P is handed off too). A signal
+ * sent to this thread (pthread_kill) waits in the G, not the kernel
+ * thread: taken from there first, and one sent during the wait stops it
+ * (EINTR with the signal pending in the G: take it and return it). */
+static long sigtimedwait_raw(const sigset_t *set, siginfo_t *info, const struct timespec *t)
+{
+	sigset_t s = *set;
+	sigdelset(&s, GLIBC_SIGCANCEL);
+	sigdelset(&s, GLIBC_SIGSETXID);
+	uint64_t bits = 0;
+	for (int sig = 1; sig <= 64; sig++)
+		if (sigismember(&s, sig) == 1)
+			bits |= 1ULL << (sig - 1);
+	sched_cancel_point();
+	long r = 0;
+	int sig = sched_sigwait_begin(bits, info);
+	if (sig == 0) {
+		r = sys_cancelable_blocking(SYS_rt_sigtimedwait, &s, info, t, _NSIG / 8);
+		if (r == -EINTR) /* a handler ran, or a signal now pending in the G */
+			sig = sched_sigwait_begin(bits, info);
+	}
+	if (sig > 0)
+		r = sig;
+	sched_sigwait_end();
+	return r;
+}
+
+/* sigwait does not fail with EINTR: a handler that ran meanwhile (or a
+ * poke of gmpt's) makes it wait again, as glibc's does. */
 EXPORT int sigwait(const sigset_t *set, int *sig)
 {
-	return HANDED_OFF(REAL(sigwait_fn, sigwait)(set, sig));
+	siginfo_t si;
+	long r;
+	do
+		r = sigtimedwait_raw(set, &si, NULL);
+	while (r == -EINTR);
+	if (r < 0)
+		return (int)-r;
+	*sig = si.si_signo;
+	return 0;
 }
 
 EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
 {
-	return HANDED_OFF(REAL(sigwaitinfo_fn, sigwaitinfo)(set, info));
+	return (int)sys_ret(sigtimedwait_raw(set, info, NULL));
 }
 
 EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *t)
 {
-	return HANDED_OFF(REAL(sigtimedwait_fn, sigtimedwait)(set, info, t));
+	return (int)sys_ret(sigtimedwait_raw(set, info, t));
 }
 
 /* pause and sigsuspend wait in the kernel for a signal, with the P handed

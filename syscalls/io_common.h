@@ -35,6 +35,9 @@
 		sched_exit_syscall();                                                              \
 		r_;                                                                                \
 	})
+/* The same at a cancellation point (read, recv, poll ...): a
+ * cancellation stops the call before or while it blocks
+ * (sched_syscall_cancelable); sys_cancelable comes from sched.h. */
 /* libc's convention from a raw result. */
 static inline long sys_ret(long r)
 {

@@ -31,6 +31,9 @@ static bool ours(int fd)
 
 EXPORT int close(int fd)
 {
+	/* A cancellation point, acting before anything is closed (close
+	 * does not block, so nothing is stopped half-way). */
+	sched_cancel_point();
 	/* Before the close: once the number is free another thread may get
 	 * it from open() and must not find our state (or our waiters). */
 	fdtab_closing(fd);
@@ -123,11 +126,9 @@ EXPORT int fcntl(int fd, int cmd, ...)
 		return (int)sys_ret(r);
 	case F_SETLKW:
 	case F_OFD_SETLKW:
-		/* Waits for another process: hand the P off at once. */
-		sched_enter_blocking_syscall();
-		r = raw_syscall(SYS_fcntl, fd, cmd, arg);
-		sched_exit_blocking_syscall();
-		return (int)sys_ret(r);
+		/* Waits for another process: hand the P off at once. A
+		 * cancellation point (glibc's fcntl is one for these). */
+		return (int)sys_ret(sys_cancelable_blocking(SYS_fcntl, fd, cmd, arg));
 	}
 	return (int)sys_ret(raw_syscall(SYS_fcntl, fd, cmd, arg));
 }

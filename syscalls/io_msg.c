@@ -75,7 +75,7 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr 
 {
 	struct fdinfo *fi = parkable(fd, flags);
 	if (!fi)
-		return sys_ret(sys_in_kernel(SYS_recvfrom, fd, buf, n, flags, addr, addrlen));
+		return sys_ret(sys_cancelable(SYS_recvfrom, fd, buf, n, flags, addr, addrlen));
 	bool all = (flags & MSG_WAITALL) && atomic_load(&fi->stream);
 	size_t done = 0;
 	do {
@@ -120,7 +120,7 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct
 {
 	struct fdinfo *fi = parkable(fd, flags);
 	if (!fi)
-		return sys_ret(sys_in_kernel(SYS_sendto, fd, buf, n, flags, addr, addrlen));
+		return sys_ret(sys_cancelable(SYS_sendto, fd, buf, n, flags, addr, addrlen));
 	bool stream = atomic_load(&fi->stream);
 	size_t done = 0;
 	do {
@@ -165,7 +165,7 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	struct fdinfo *fi = parkable(fd, flags);
 	if (!fi)
-		return sys_ret(adopt_rights(sys_in_kernel(SYS_recvmsg, fd, msg, flags), msg));
+		return sys_ret(adopt_rights(sys_cancelable(SYS_recvmsg, fd, msg, flags), msg));
 	struct msg_ctx c = {.fd = fd, .msg = msg, .flags = flags};
 	return sys_ret(adopt_rights(io_park_loop(fd, fi, IO_READ, recvmsg_attempt, &c), msg));
 }
@@ -174,7 +174,7 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct fdinfo *fi = parkable(fd, flags);
 	if (!fi)
-		return sys_ret(sys_in_kernel(SYS_sendmsg, fd, msg, flags));
+		return sys_ret(sys_cancelable(SYS_sendmsg, fd, msg, flags));
 	struct msg_ctx c = {.fd = fd, .msg = (void *)msg, .flags = flags};
 	long r = io_park_loop(fd, fi, IO_WRITE, sendmsg_attempt, &c);
 	if (r <= 0 || !atomic_load(&fi->stream))
@@ -217,7 +217,7 @@ EXPORT int recvmmsg(int fd, struct mmsghdr *msgs, unsigned vlen, int flags,
 {
 	struct fdinfo *fi = parkable(fd, flags);
 	if (!fi)
-		return (int)sys_ret(sys_in_kernel(SYS_recvmmsg, fd, msgs, vlen, flags, timeout));
+		return (int)sys_ret(sys_cancelable(SYS_recvmmsg, fd, msgs, vlen, flags, timeout));
 	int64_t deadline = timeout ? deadline_from_relative(timeout) : 0;
 	unsigned got = 0;
 	while (got < vlen) {
@@ -253,7 +253,7 @@ EXPORT int sendmmsg(int fd, struct mmsghdr *msgs, unsigned vlen, int flags)
 {
 	struct fdinfo *fi = parkable(fd, flags);
 	if (!fi)
-		return (int)sys_ret(sys_in_kernel(SYS_sendmmsg, fd, msgs, vlen, flags));
+		return (int)sys_ret(sys_cancelable(SYS_sendmmsg, fd, msgs, vlen, flags));
 	unsigned done = 0;
 	while (done < vlen) {
 		struct msg_ctx c = {

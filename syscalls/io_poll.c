@@ -101,7 +101,7 @@ static int multiwait_wait(struct multiwait *mw, uint32_t seen, int64_t deadline)
 			r = ETIMEDOUT;
 	} else {
 		atomic_fetch_add(&netpoll_waiters, 1);
-		r = waitq_wait(&mw->word, seen, deadline);
+		r = waitq_wait_reason(&mw->word, seen, deadline, &WAIT_POLL);
 		atomic_fetch_sub(&netpoll_waiters, 1);
 	}
 	if (cancelable)
@@ -199,7 +199,8 @@ EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 	if (r != -2)
 		return r;
 	struct timespec ts = {timeout / 1000, (timeout % 1000) * 1000000};
-	return (int)sys_ret(sys_in_kernel(SYS_ppoll, fds, n, timeout < 0 ? NULL : &ts, NULL, 0, 0));
+	return (int)sys_ret(
+	    sys_cancelable(SYS_ppoll, fds, n, timeout < 0 ? NULL : &ts, NULL, 0, 0));
 }
 
 EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
@@ -222,7 +223,7 @@ EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const
 		copy = *tmo;
 		t = &copy;
 	}
-	return (int)sys_ret(sys_in_kernel(SYS_ppoll, fds, n, t, mask, mask ? _NSIG / 8 : 0, 0));
+	return (int)sys_ret(sys_cancelable(SYS_ppoll, fds, n, t, mask, mask ? _NSIG / 8 : 0, 0));
 }
 
 EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
@@ -303,7 +304,7 @@ EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 			ts.tv_nsec = tv->tv_usec * 1000;
 			t = &ts;
 		}
-		long res = sys_in_kernel(SYS_pselect6, nfds, r, w, e, t, NULL);
+		long res = sys_cancelable(SYS_pselect6, nfds, r, w, e, t, NULL);
 		if (tv) {
 			tv->tv_sec = ts.tv_sec;
 			tv->tv_usec = ts.tv_nsec / 1000;
@@ -343,7 +344,7 @@ EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct times
 			size_t len;
 		} sig = {mask, _NSIG / 8};
 		return (int)sys_ret(
-		    sys_in_kernel(SYS_pselect6, nfds, r, w, e, t, mask ? &sig : NULL));
+		    sys_cancelable(SYS_pselect6, nfds, r, w, e, t, mask ? &sig : NULL));
 	}
 	int64_t deadline = 0;
 	if (tmo)
@@ -384,7 +385,7 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, c
 			return r;
 	}
 	return (int)sys_ret(
-	    sys_in_kernel(SYS_epoll_pwait, epfd, ev, max, timeout, mask, mask ? _NSIG / 8 : 0));
+	    sys_cancelable(SYS_epoll_pwait, epfd, ev, max, timeout, mask, mask ? _NSIG / 8 : 0));
 }
 
 EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
@@ -405,5 +406,5 @@ EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct 
 			return r;
 	}
 	return (int)sys_ret(
-	    sys_in_kernel(SYS_epoll_pwait2, epfd, ev, max, tmo, mask, mask ? _NSIG / 8 : 0));
+	    sys_cancelable(SYS_epoll_pwait2, epfd, ev, max, tmo, mask, mask ? _NSIG / 8 : 0));
 }

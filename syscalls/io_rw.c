@@ -51,7 +51,7 @@ EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	struct fdinfo *fi = fdtab_parkable(fd);
 	if (!fi)
-		return sys_ret(sys_in_kernel(SYS_read, fd, buf, n));
+		return sys_ret(sys_cancelable(SYS_read, fd, buf, n));
 	struct rw_ctx c = {.fd = fd, .buf = buf, .n = n};
 	struct netpoll_op op = {.code = NP_READ, .fd = fd, .buf = buf, .len = io_len(n)};
 	return sys_ret(io_call(fd, fi, IO_READ, &op, read_attempt, &c));
@@ -68,7 +68,7 @@ EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
 	struct fdinfo *fi = fdtab_parkable(fd);
 	if (!fi)
-		return sys_ret(sys_in_kernel(SYS_readv, fd, iov, iovcnt));
+		return sys_ret(sys_cancelable(SYS_readv, fd, iov, iovcnt));
 	struct rw_ctx c = {.fd = fd, .iov = iov, .iovcnt = iovcnt};
 	struct netpoll_op op = {
 	    .code = NP_READV, .fd = fd, .buf = (void *)iov, .len = (size_t)iovcnt};
@@ -79,7 +79,7 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	struct fdinfo *fi = fdtab_parkable(fd);
 	if (!fi)
-		return sys_ret(sys_in_kernel(SYS_write, fd, buf, n));
+		return sys_ret(sys_cancelable(SYS_write, fd, buf, n));
 	bool stream = atomic_load_explicit(&fi->stream, memory_order_relaxed);
 	size_t done = 0;
 	do {
@@ -98,7 +98,7 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
 	struct fdinfo *fi = fdtab_parkable(fd);
 	if (!fi)
-		return sys_ret(sys_in_kernel(SYS_writev, fd, iov, iovcnt));
+		return sys_ret(sys_cancelable(SYS_writev, fd, iov, iovcnt));
 	struct rw_ctx c = {.fd = fd, .iov = iov, .iovcnt = iovcnt};
 	struct netpoll_op op = {
 	    .code = NP_WRITEV, .fd = fd, .buf = (void *)iov, .len = (size_t)iovcnt};
@@ -135,7 +135,7 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 
 EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
-	return sys_ret(sys_in_kernel(SYS_pread64, fd, buf, n, off));
+	return sys_ret(sys_cancelable(SYS_pread64, fd, buf, n, off));
 }
 EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off) __attribute__((alias("pread")));
 
@@ -150,7 +150,7 @@ EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t bufl
 
 EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-	return sys_ret(sys_in_kernel(SYS_pwrite64, fd, buf, n, off));
+	return sys_ret(sys_cancelable(SYS_pwrite64, fd, buf, n, off));
 }
 EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
     __attribute__((alias("pwrite")));
@@ -159,14 +159,14 @@ EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
  * high half is 0. */
 EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	return sys_ret(sys_in_kernel(SYS_preadv, fd, iov, cnt, off, 0, 0));
+	return sys_ret(sys_cancelable(SYS_preadv, fd, iov, cnt, off, 0, 0));
 }
 EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
     __attribute__((alias("preadv")));
 
 EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	return sys_ret(sys_in_kernel(SYS_pwritev, fd, iov, cnt, off, 0, 0));
+	return sys_ret(sys_cancelable(SYS_pwritev, fd, iov, cnt, off, 0, 0));
 }
 EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
     __attribute__((alias("pwritev")));

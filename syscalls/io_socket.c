@@ -59,7 +59,7 @@ EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 			return (int)sys_ret(raw_syscall(SYS_accept4, fd, addr, len, flags));
 		/* The listener is not ours (or the program made it
 		 * non-blocking): the new socket still is. */
-		r = sys_in_kernel(SYS_accept4, fd, addr, len, flags | SOCK_NONBLOCK);
+		r = sys_cancelable(SYS_accept4, fd, addr, len, flags | SOCK_NONBLOCK);
 	} else {
 		struct accept_ctx c = {fd, addr, len, flags};
 		struct netpoll_op op = {.code = NP_ACCEPT,
@@ -95,7 +95,7 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct fdinfo *fi = fdtab_parkable(fd);
 	if (!fi)
-		return (int)sys_ret(sys_in_kernel(SYS_connect, fd, addr, len));
+		return (int)sys_ret(sys_cancelable(SYS_connect, fd, addr, len));
 	uint32_t gen = atomic_load(&fi->gen);
 	int64_t deadline = io_deadline(fi, IO_WRITE);
 	for (;;) {

@@ -211,7 +211,8 @@ int fd_wait(struct fdinfo *fi, int fd, int dir, uint32_t seq, uint32_t gen, int6
 		r = deadline && nanotime() >= deadline ? ETIMEDOUT : 0;
 	} else {
 		atomic_fetch_add(&netpoll_waiters, 1);
-		r = waitq_wait(&fi->seq, seq, deadline);
+		r = waitq_wait_reason(&fi->seq, seq, deadline,
+				      dir == ARM_W ? &WAIT_FD_WRITE : &WAIT_FD_READ);
 		atomic_fetch_sub(&netpoll_waiters, 1);
 	}
 	if (cancelable)

@@ -172,6 +172,16 @@ static int uring_init(char *why, int whylen)
 		return -ENOSYS;
 	}
 	raw_syscall(SYS_fcntl, ring.ring_fd, F_SETFD, FD_CLOEXEC);
+	/* A fork's child must not see the ring: its rings are shared memory,
+	 * and a child that reaped (or a stale head it advanced) would take
+	 * the parent's completions. Not inherited, a stray access in the
+	 * child faults instead of corrupting the parent (uring_forget). */
+	r = io_uring_ring_dontfork(&ring);
+	if (r < 0) {
+		snprintf(why, (size_t)whylen, "io_uring_ring_dontfork: %s", strerror(-r));
+		io_uring_queue_exit(&ring);
+		return r;
+	}
 	r = epset_init(&set, why, whylen);
 	if (r == 0 && (r = epset_add_level(&set, ring.ring_fd, RING_TAG)) < 0) {
 		snprintf(why, (size_t)whylen, "epoll set for the ring: %s", strerror(-r));
@@ -288,6 +298,11 @@ static void uring_wake(void)
 	epset_wake(&set);
 }
 
+static bool op_is_write(const struct netpoll_op *op)
+{
+	return op->code == NP_WRITE || op->code == NP_WRITEV || op->code == NP_SEND;
+}
+
 static long uring_do_op(struct fdinfo *fi, const struct netpoll_op *op)
 {
 	if (!ops_ok)
@@ -335,7 +350,8 @@ static long uring_do_op(struct fdinfo *fi, const struct netpoll_op *op)
 	 * operation that finished first keeps its result. */
 	bool cancelable = sched_cancelable(true);
 	while (!atomic_load_explicit(&w.done, memory_order_acquire)) {
-		if (waitq_wait(&w.done, 0, 0) != EINTR ||
+		if (waitq_wait_reason(&w.done, 0, 0,
+				      op_is_write(op) ? &WAIT_FD_WRITE : &WAIT_FD_READ) != EINTR ||
 		    atomic_load_explicit(&w.done, memory_order_acquire))
 			continue;
 		sched_cancelable(false);
@@ -358,8 +374,11 @@ static long uring_do_op(struct fdinfo *fi, const struct netpoll_op *op)
 
 static void uring_forget(void)
 {
-	/* The parent keeps using its ring: unmap ours and close our fds. */
-	io_uring_queue_exit(&ring);
+	/* The parent keeps using its ring. The child never had its mappings
+	 * (io_uring_ring_dontfork): only close our fds; io_uring_queue_exit
+	 * would read the rings. */
+	raw_syscall(SYS_close, ring.ring_fd);
+	memset(&ring, 0, sizeof ring);
 	epset_close(&set);
 	atomic_store(&unsubmitted, 0);
 }

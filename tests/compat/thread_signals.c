@@ -4,7 +4,10 @@
  * pthread_sigmask returns; raise() runs the handler in the caller; and the
  * block-everything-then-sigwait pattern (the main thread blocks a signal,
  * its threads inherit the mask, one sigwaits for a signal sent to the
- * process) works while other threads keep busy. */
+ * process) works while other threads keep busy, and with the signal sent
+ * to the waiting thread (pthread_kill, pthread_sigqueue's value through
+ * sigwaitinfo), before or during its wait; pthread_attr_setsigmask_np
+ * gives a new thread its mask. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -83,6 +86,38 @@ static void *sigwaiter(void *arg)
 	CHECK_OK(sigwait(&set, &sig));
 	CHECK_EQ(sig, SIGUSR2);
 	return (void *)(intptr_t)sig;
+}
+
+/* 1 if this thread blocks SIGUSR1 and not SIGUSR2. */
+static void *report_mask(void *arg)
+{
+	(void)arg;
+	sigset_t now;
+	CHECK_OK(pthread_sigmask(SIG_BLOCK, NULL, &now));
+	return (void *)(intptr_t)(sigismember(&now, SIGUSR1) == 1 &&
+				  sigismember(&now, SIGUSR2) == 0);
+}
+
+static void *block_usr1_and_end(void *arg)
+{
+	(void)arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	CHECK_OK(pthread_sigmask(SIG_BLOCK, &set, NULL));
+	return NULL;
+}
+
+static void *sigwaiter_info(void *arg)
+{
+	(void)arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	siginfo_t si;
+	CHECK_EQ(sigwaitinfo(&set, &si), SIGUSR2);
+	CHECK_EQ(si.si_code, SI_QUEUE);
+	return (void *)(intptr_t)si.si_value.sival_int;
 }
 
 /* Signals to threads parked in waits: the handler runs in the thread at
@@ -185,15 +220,20 @@ int main(void)
 	CHECK_EQ(atomic_load(&handled_in_target), 3);
 	CHECK_EQ(atomic_load(&last_code), SI_TKILL);
 	printf("pthread_sigqueue value, blocked then unblocked, raise: all in the target\n");
-	/* Exited but not joined yet: accepted and dropped. */
+	/* Exited but not joined yet: accepted and dropped. The thread is
+	 * created with the signal blocked (inherited), so a slow start or
+	 * exit on a loaded machine cannot run the handler either. */
 	pthread_t quick;
-	CHECK_OK(pthread_create(&quick, NULL, busy, NULL));
-	atomic_store(&stop_busy, 1);
+	sigset_t usr1, old_mask;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	CHECK_OK(pthread_sigmask(SIG_BLOCK, &usr1, &old_mask));
+	CHECK_OK(pthread_create(&quick, NULL, block_usr1_and_end, NULL));
+	CHECK_OK(pthread_sigmask(SIG_SETMASK, &old_mask, NULL));
 	usleep(20000);
 	CHECK_EQ(pthread_kill(quick, SIGUSR1), 0);
 	CHECK_OK(pthread_join(quick, NULL));
 	CHECK_EQ(atomic_load(&handled), 3);
-	atomic_store(&stop_busy, 0);
 
 	/* Block SIGUSR2 everywhere (inherited), then sigwait for it. */
 	sigset_t set;
@@ -213,6 +253,39 @@ int main(void)
 	for (int i = 0; i < 4; i++)
 		CHECK_OK(pthread_join(workers[i], NULL));
 	printf("block then sigwait: the waiting thread got the process's signal\n");
+
+	/* The same with the signal sent to the waiting thread itself, while
+	 * it waits and before it starts waiting; and a queued value through
+	 * sigwaitinfo. */
+	CHECK_OK(pthread_create(&waiter, NULL, sigwaiter, NULL));
+	usleep(20000);
+	CHECK_OK(pthread_kill(waiter, SIGUSR2));
+	CHECK_OK(pthread_join(waiter, &ret));
+	CHECK_EQ((intptr_t)ret, SIGUSR2);
+	CHECK_OK(pthread_create(&waiter, NULL, sigwaiter, NULL));
+	CHECK_OK(pthread_kill(waiter, SIGUSR2));
+	CHECK_OK(pthread_join(waiter, &ret));
+	CHECK_EQ((intptr_t)ret, SIGUSR2);
+	CHECK_OK(pthread_create(&waiter, NULL, sigwaiter_info, NULL));
+	usleep(20000);
+	CHECK_OK(pthread_sigqueue(waiter, SIGUSR2, (union sigval){.sival_int = 77}));
+	CHECK_OK(pthread_join(waiter, &ret));
+	CHECK_EQ((intptr_t)ret, 77);
+	printf("block then sigwait: pthread_kill and pthread_sigqueue to the waiting thread\n");
+
+	/* pthread_attr_setsigmask_np: the new thread starts with that mask
+	 * (SIGUSR2 unblocked, SIGUSR1 blocked), not its creator's. */
+	pthread_attr_t attr;
+	CHECK_OK(pthread_attr_init(&attr));
+	sigset_t attr_mask;
+	sigemptyset(&attr_mask);
+	sigaddset(&attr_mask, SIGUSR1);
+	CHECK_OK(pthread_attr_setsigmask_np(&attr, &attr_mask));
+	CHECK_OK(pthread_create(&waiter, &attr, report_mask, NULL));
+	CHECK_OK(pthread_join(waiter, &ret));
+	CHECK_EQ((intptr_t)ret, 1);
+	CHECK_OK(pthread_attr_destroy(&attr));
+	printf("pthread_attr_setsigmask_np: the new thread started with the attribute's mask\n");
 	CHECK_OK(pthread_sigmask(SIG_UNBLOCK, &set, NULL));
 	signal_parked();
 	return 0;

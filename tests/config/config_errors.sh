@@ -51,6 +51,33 @@ bad GMPT_PREEMPT_SIGNAL=SIGNOPE
 bad GMPT_MAXTHREADS=1
 bad GMPT_MAXTHREADS=ten
 bad GMPT_DEBUG=verbose
+bad GMPT_DEBUG=schedtrace=abc
+bad GMPT_DEBUG=schedtrace=0
+bad GMPT_DEBUG=schedtrace=
+bad GMPT_DEBUG=schedtrace=-5
+bad GMPT_DEBUG=schedtrace=3600001
+bad GMPT_DEBUG=scheddetail=1
+bad GMPT_DEBUG=schedtrace=100,scheddetail=2
+bad GMPT_DEBUG=stats,verbose
+bad GMPT_DEBUG=stats,
+bad GMPT_DEBUG=,stats
+bad GMPT_DEADLOCK=maybe
+bad GMPT_DEADLOCK=
+bad GMPT_DEADLOCK=WARN
+bad GMPT_DUMP_SIGNAL=SIGKILL
+bad GMPT_DUMP_SIGNAL=SIGSTOP
+bad GMPT_DUMP_SIGNAL=SIGSEGV
+bad GMPT_DUMP_SIGNAL=SIGBUS
+bad GMPT_DUMP_SIGNAL=32
+bad GMPT_DUMP_SIGNAL=33
+bad GMPT_DUMP_SIGNAL=0
+bad GMPT_DUMP_SIGNAL=65
+bad GMPT_DUMP_SIGNAL=SIGURG
+bad GMPT_DUMP_SIGNAL=SIGNOPE
+bad GMPT_DUMP_SIGNAL=on
+bad GMPT_TRACE=
+bad GMPT_TRACE=/nonexistent-gmpt-dir/trace.json
+bad GMPT_TRACE=/etc/passwd/trace.json
 
 good GMPT_PROCS=3
 good GMPT_NETPOLL=epoll
@@ -60,4 +87,25 @@ good GMPT_PREEMPT_SIGNAL=SIGUSR2
 good GMPT_PREEMPT_SIGNAL=RTMIN+3
 good GMPT_MAXTHREADS=50
 good GMPT_DEBUG=stats
+good GMPT_DEBUG=
+good GMPT_DEBUG=schedtrace=60000
+good GMPT_DEBUG=stats,schedtrace=60000,scheddetail=1
+good GMPT_DEBUG=scheddetail=0,schedtrace=1000
+good GMPT_DEADLOCK=abort
+good GMPT_DEADLOCK=warn
+good GMPT_DEADLOCK=off
+good GMPT_DUMP_SIGNAL=SIGPWR
+good GMPT_DUMP_SIGNAL=USR1
+good GMPT_DUMP_SIGNAL=SIGRTMIN+2
+good GMPT_DUMP_SIGNAL=12
+good GMPT_DUMP_SIGNAL=off
+good GMPT_PREEMPT=0 GMPT_DUMP_SIGNAL=SIGURG
+good GMPT_PREEMPT_SIGNAL=SIGUSR2 GMPT_DUMP_SIGNAL=SIGURG
+trace=$(mktemp)
+good GMPT_TRACE="$trace"
+if ! python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$trace"; then
+	echo "FAIL: GMPT_TRACE=$trace did not leave a JSON trace" >&2
+	fail=1
+fi
+rm -f "$trace"
 exit $fail

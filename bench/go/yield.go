@@ -1,0 +1,65 @@
+// yield: the Go twin of bench/yield.c.  T goroutines (default 2) each call
+// runtime.Gosched() N times; they start together when a gate channel is
+// closed, and the clock runs from the gate to the last one's end.
+// ns_per_op = wall time / (T * N).
+//
+// usage: yield [N] [T]          (defaults 200000, 2)
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+)
+
+func arg(idx int, def int64, what string) int64 {
+	if idx >= len(os.Args) {
+		return def
+	}
+	v, err := strconv.ParseInt(os.Args[idx], 10, 64)
+	if err != nil || v < 0 {
+		fmt.Fprintf(os.Stderr, "%s: %s must be a non-negative integer, got '%s'\n", os.Args[0], what, os.Args[idx])
+		os.Exit(2)
+	}
+	return v
+}
+
+// result prints the RESULT line in bench_common.h's format.
+func result(name string, elapsed time.Duration, ops int64, extra string) {
+	per := 0.0
+	if ops > 0 {
+		per = float64(elapsed.Nanoseconds()) / float64(ops)
+	}
+	if extra != "" {
+		extra = " " + extra
+	}
+	fmt.Printf("RESULT name=%s ns_per_op=%.1f ops=%d elapsed_ns=%d%s\n", name, per, ops, elapsed.Nanoseconds(), extra)
+}
+
+func main() {
+	n := arg(1, 200000, "yields-per-thread")
+	t := arg(2, 2, "threads")
+	if t < 1 || t > 4096 {
+		fmt.Fprintln(os.Stderr, "yield: threads must be in 1..4096")
+		os.Exit(2)
+	}
+	gate := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := int64(0); i < t; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-gate
+			for j := int64(0); j < n; j++ {
+				runtime.Gosched()
+			}
+		}()
+	}
+	t0 := time.Now()
+	close(gate)
+	wg.Wait()
+	result("yield", time.Since(t0), n*t, fmt.Sprintf("threads=%d", t))
+}
