@@ -276,19 +276,9 @@ static bool is_gmpt_code(void *fn)
 static bool program_signal_handlers(void)
 {
 	for (int sig = 1; sig < _NSIG; sig++) {
-		switch (sig) {
-		case SIGKILL:
-		case SIGSTOP:
-		case SIGSEGV:
-		case SIGBUS:
-		case SIGFPE:
-		case SIGILL:
-		case SIGTRAP:
-		case SIGSYS:
-		case GLIBC_SIGCANCEL:
-		case GLIBC_SIGSETXID:
+		if (sched_signal_uncatchable_or_fault(sig) || sig == SIGSYS ||
+		    sig == GLIBC_SIGCANCEL || sig == GLIBC_SIGSETXID)
 			continue;
-		}
 		void (*handler)(int);
 		if (sched_preempt_owns(sig)) {
 			struct sigaction sa;

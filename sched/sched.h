@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdatomic.h>
 
 struct g;
@@ -109,6 +110,14 @@ union sigval;
  * refused by pthread_kill as glibc refuses them. */
 #define GLIBC_SIGCANCEL 32
 #define GLIBC_SIGSETXID 33
+/* Signals no handler of gmpt's may take: those that cannot be caught, and
+ * those the kernel sends for faults (a handler that returns faults
+ * again). */
+static inline bool sched_signal_uncatchable_or_fault(int sig)
+{
+	return sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS ||
+	       sig == SIGFPE || sig == SIGILL || sig == SIGTRAP;
+}
 int sched_signal(struct g *g, int sig, const union sigval *value);
 uint64_t sched_sigmask_get(void);
 /* Before g first runs (sched_spawn's prepare): the mask it starts with. */

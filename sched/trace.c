@@ -76,6 +76,18 @@ static struct trace_buf *buf_get(void)
 	return b;
 }
 
+struct trace_buf *trace_take_full(void)
+{
+	struct trace_buf *list = atomic_exchange(&trace.full, NULL), *rev = NULL;
+	while (list) {
+		struct trace_buf *next = list->next;
+		list->next = rev;
+		rev = list;
+		list = next;
+	}
+	return rev;
+}
+
 void trace_buf_put(struct trace_buf *b)
 {
 	b->n = 0;
@@ -489,14 +501,7 @@ static void finish(bool fatal)
 	/* Oldest first: the full buffers, then each track's current one,
 	 * then the slices still open. Buffers are never freed, so a late
 	 * recorder we gave up on writes into memory nobody reads. */
-	struct trace_buf *list = atomic_exchange(&trace.full, NULL), *rev = NULL;
-	while (list) {
-		struct trace_buf *next = list->next;
-		list->next = rev;
-		rev = list;
-		list = next;
-	}
-	for (struct trace_buf *b = rev; b; b = b->next)
+	for (struct trace_buf *b = trace_take_full(); b; b = b->next)
 		trace_write_buf(b);
 	int64_t now = nanotime();
 	for (struct trace_thread *tt = all; tt; tt = tt->next) {

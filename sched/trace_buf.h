@@ -119,6 +119,9 @@ extern struct trace_state trace;
 
 /* trace.c: a buffer the writer is done with goes back to the pool. */
 void trace_buf_put(struct trace_buf *b);
+/* trace.c: takes every full buffer, oldest first (the list is pushed
+ * newest first), linked through next; NULL if none. */
+struct trace_buf *trace_take_full(void);
 
 /* trace_writer.c */
 void trace_writer_start(void);

@@ -470,13 +470,7 @@ static void writer_main(void *arg)
 			rtlock_unlock(&trace.write_lock);
 			return;
 		}
-		struct trace_buf *list = atomic_exchange(&trace.full, NULL), *rev = NULL;
-		while (list) {
-			struct trace_buf *next = list->next;
-			list->next = rev;
-			rev = list;
-			list = next;
-		}
+		struct trace_buf *rev = trace_take_full();
 		while (rev) {
 			struct trace_buf *next = rev->next;
 			trace_write_buf(rev);

@@ -52,14 +52,9 @@ static const char *known[] = {
  * that programs commonly rely on for their own purposes. */
 static bool preempt_signal_ok(int sig)
 {
+	if (sched_signal_uncatchable_or_fault(sig))
+		return false;
 	switch (sig) {
-	case SIGKILL:
-	case SIGSTOP:
-	case SIGSEGV:
-	case SIGBUS:
-	case SIGFPE:
-	case SIGILL:
-	case SIGTRAP:
 	case SIGABRT:
 	case SIGCHLD:
 	case SIGPIPE:
@@ -114,16 +109,8 @@ static int parse_signal(const char *v)
  * would only fault again. */
 static bool dump_signal_ok(int sig, const struct gmpt_config *cfg)
 {
-	switch (sig) {
-	case SIGKILL:
-	case SIGSTOP:
-	case SIGSEGV:
-	case SIGBUS:
-	case SIGFPE:
-	case SIGILL:
-	case SIGTRAP:
+	if (sched_signal_uncatchable_or_fault(sig))
 		return false;
-	}
 	if (cfg->preempt && sig == cfg->preempt_signal)
 		return false;
 	return (sig >= 1 && sig < 32) || (sig >= SIGRTMIN && sig <= SIGRTMAX);
