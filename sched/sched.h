@@ -119,6 +119,14 @@ static inline bool sched_signal_uncatchable_or_fault(int sig)
 	       sig == SIGFPE || sig == SIGILL || sig == SIGTRAP;
 }
 int sched_signal(struct g *g, int sig, const union sigval *value);
+/* A sigset_t as gmpt's masks hold it: glibc keeps signals 1..64 in its
+ * first word, bit sig-1. */
+static inline uint64_t sched_sigset_bits(const sigset_t *set)
+{
+	uint64_t bits;
+	__builtin_memcpy(&bits, set, sizeof bits);
+	return bits;
+}
 uint64_t sched_sigmask_get(void);
 /* Before g first runs (sched_spawn's prepare): the mask it starts with. */
 void sched_g_set_sigmask(struct g *g, uint64_t mask);

@@ -129,16 +129,13 @@ static int read_attr(const pthread_attr_t *attr, struct stack_spec *spec, bool *
 
 /* The signal mask pthread_attr_setsigmask_np gave (glibc 2.32): the new
  * thread starts with it instead of its creator's. */
-static int read_attr_sigmask(const pthread_attr_t *attr, struct create_ctx *c)
+static void read_attr_sigmask(const pthread_attr_t *attr, struct create_ctx *c)
 {
 	sigset_t set;
 	if (!attr || pthread_attr_getsigmask_np(attr, &set) == PTHREAD_ATTR_NO_SIGMASK_NP)
-		return 0;
+		return;
 	c->has_sigmask = true;
-	for (int sig = 1; sig <= 64; sig++)
-		if (sigismember(&set, sig) == 1)
-			c->sigmask |= 1ULL << (sig - 1);
-	return 0;
+	c->sigmask = sched_sigset_bits(&set);
 }
 
 EXPORT int pthread_create(pthread_t *restrict handle, const pthread_attr_t *restrict attr,
@@ -152,8 +149,7 @@ EXPORT int pthread_create(pthread_t *restrict handle, const pthread_attr_t *rest
 	struct create_ctx c = {.handle = handle, .start = start, .arg = arg};
 	struct stack_spec spec;
 	int err = read_attr(attr, &spec, &c.detached);
-	if (!err)
-		err = read_attr_sigmask(attr, &c);
+	read_attr_sigmask(attr, &c);
 	if (!err)
 		err = thread_sched_inherit(&c.sched, thread_self(), attr);
 	if (err)

@@ -65,8 +65,7 @@ EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 		return REAL(sigmask_fn, pthread_sigmask)(how, set, old);
 	uint64_t cur = sched_sigmask_get(), want = cur;
 	if (set) {
-		uint64_t s;
-		memcpy(&s, set, sizeof s);
+		uint64_t s = sched_sigset_bits(set);
 		/* What the kernel never blocks, and glibc's own signals. */
 		s &= ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)) |
 		       (1ULL << (GLIBC_SIGCANCEL - 1)) | (1ULL << (GLIBC_SIGSETXID - 1)));

@@ -86,10 +86,7 @@ static long sigtimedwait_raw(const sigset_t *set, siginfo_t *info, const struct 
 	sigset_t s = *set;
 	sigdelset(&s, GLIBC_SIGCANCEL);
 	sigdelset(&s, GLIBC_SIGSETXID);
-	uint64_t bits = 0;
-	for (int sig = 1; sig <= 64; sig++)
-		if (sigismember(&s, sig) == 1)
-			bits |= 1ULL << (sig - 1);
+	uint64_t bits = sched_sigset_bits(&s);
 	sched_cancel_point();
 	long r = 0;
 	int sig = sched_sigwait_begin(bits, info);
