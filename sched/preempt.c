@@ -201,8 +201,10 @@ static void preempt_handler(int sig, siginfo_t *si, void *uc)
 	struct m *m = m_self();
 	struct g *g = m ? m->curg : NULL;
 	/* A G in a system call (m->p == NULL) is not running user code; one
-	 * that already yielded has its flag cleared. */
-	if (g && m->p && atomic_load_explicit(&g->preempt, memory_order_relaxed) &&
+	 * that already yielded has its flag cleared. One whose P sysmon took
+	 * while it was blocked in the kernel (m->p_lost, kblock.c) is
+	 * preempted to give the M back. */
+	if (g && (m->p || m->p_lost) && atomic_load_explicit(&g->preempt, memory_order_relaxed) &&
 	    safe_point(uc, g)) {
 		atomic_store_explicit(&g->preempt, false, memory_order_relaxed);
 		arch_preempt_inject(uc, preempt_park);

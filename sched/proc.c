@@ -108,10 +108,32 @@ void sched_g_stack(struct g *g, void **lo, size_t *size, size_t *guard)
 
 static void acquirep(struct m *m, struct p *pp)
 {
+	if (m->p_lost) {
+		m->p_lost = false;
+		atomic_fetch_sub(&sched.nlost, 1);
+	}
 	m->p = pp;
 	pp->m = m;
 	atomic_store_explicit(&pp->status, P_RUNNING, memory_order_relaxed);
 	trace_acquirep(m, pp);
+}
+
+/* p_pin saw sysmon at work on this M's P (kblock.c). Wait for its
+ * verdict: it backs off once it sees our pin, or has already taken the P,
+ * which is then no longer ours: the G goes on without one until a point
+ * where it can get one back (exitsyscall_no_p, schedule_loop). The wait
+ * is for sysmon's next few instructions, not for anything we hold. */
+void p_take_notice(struct m *m)
+{
+	uint32_t t;
+	while ((t = atomic_load_explicit(&m->p_take, memory_order_acquire)) == P_TAKE_DECIDING)
+		arch_cpu_relax();
+	if (t != P_TAKE_DONE)
+		return;
+	m->p = NULL;
+	m->p_lost = true;
+	trace_p_taken(m, m->p_taken_at);
+	atomic_store_explicit(&m->p_take, P_TAKE_NONE, memory_order_relaxed);
 }
 
 static struct p *releasep(struct m *m)
@@ -246,6 +268,7 @@ static struct m *newm_alloc(void)
 	if (!m)
 		sched_fatal("out of memory allocating an M");
 	m->id = atomic_fetch_add(&sched.mnext_id, 1);
+	m->p_pin = 1; /* it starts on g0 */
 	m->rand = 0x9E3779B97F4A7C15ULL * (uint64_t)(m->id + 1) ^ (uint64_t)nanotime();
 	if (m->rand == 0)
 		m->rand = 1;
@@ -868,7 +891,10 @@ static bool finish_switch(struct m *m, struct g *g)
 		return false;
 	case AFTER_YIELD:
 		atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-		runqput(m->p, g, false);
+		if (m->p)
+			runqput(m->p, g, false);
+		else
+			globrunq_put(g); /* sysmon took the P (kblock.c) */
 		return false;
 	case AFTER_PREEMPT:
 		/* Go's gopreempt_m: to the global queue, behind everything that
@@ -933,12 +959,19 @@ static void execute(struct m *m, struct g *g, bool inherit)
 	run_g(m, g);
 }
 
+/* The pin taken here is g0's (it uses the P from now on); the G's own
+ * count goes back on whatever M it resumes on, which was on g0 until then
+ * and so pinned: one store moves the count from g0's to the G's, never
+ * through zero. */
 static void switch_to_g0(struct m *m, struct g *g, enum m_after why)
 {
+	p_pin(m);
+	g->pin_saved = atomic_load_explicit(&m->p_pin, memory_order_relaxed) - 1;
 	m->after = why;
 	fiber_switch_to_g0(m, g, why == AFTER_EXIT);
 	arch_context_switch(&g->ctx, &m->g0ctx);
 	fiber_back_on_g(g);
+	atomic_store_explicit(&g->m->p_pin, g->pin_saved, memory_order_release);
 	/* Signals sent to g while it was away (gsignal.c). */
 	if (atomic_load_explicit(&g->sig_pending, memory_order_relaxed))
 		sig_deliver(g);
@@ -948,6 +981,11 @@ static void switch_to_g0(struct m *m, struct g *g, enum m_after why)
 static _Noreturn void schedule_loop(struct m *m)
 {
 	for (;;) {
+		/* sysmon took the P while the last G was blocked in the
+		 * kernel (kblock.c): there are more Ms running than Ps until
+		 * this one gets a P back or sleeps. */
+		if (!m->p && !acquire_idle_p(m))
+			stopm(m);
 		bool inherit;
 		struct g *g = findrunnable(m, &inherit);
 		if (m->spinning)
@@ -1006,10 +1044,14 @@ void ready(struct g *g)
 		sched_fatal("ready of G %lu in state %u", (unsigned long)g->id, s);
 	struct m *m = m_self();
 	trace_ready(m, g); /* before g is queued: its next run starts after */
+	if (m)
+		p_pin(m);
 	if (m && m->p)
 		runqput(m->p, g, !m->in_netpoll);
 	else
 		globrunq_put(g);
+	if (m)
+		p_unpin(m);
 	if (!(m && m->in_netpoll))
 		wakep();
 }
@@ -1040,10 +1082,15 @@ _Noreturn void sched_exit(void)
 void sched_enter_syscall(void)
 {
 	struct m *m = m_self();
-	if (!m || m->syscall_depth++ != 0 || !m->curg || !m->p)
+	if (!m || m->syscall_depth++ != 0 || !m->curg)
 		return;
-	trace_syscall_enter(m, false);
+	p_pin(m);
 	struct p *pp = m->p;
+	if (!pp) {
+		p_unpin(m);
+		return;
+	}
+	trace_syscall_enter(m, false);
 	atomic_store_explicit(&pp->syscalltick,
 			      atomic_load_explicit(&pp->syscalltick, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
@@ -1051,6 +1098,20 @@ void sched_enter_syscall(void)
 	pp->m = NULL;
 	atomic_store_explicit(&m->oldp, pp, memory_order_relaxed);
 	atomic_store_explicit(&pp->status, P_SYSCALL, memory_order_release);
+	p_unpin(m);
+}
+
+/* Go's exitsyscall slow path: this M has no P. Take an idle one if there
+ * is one, else queue the G for any M and sleep (exitsyscall0). */
+static void exitsyscall_no_p(struct m *m)
+{
+	int e = errno;
+	if (atomic_load(&sched.npidle) > 0 && acquire_idle_p(m)) {
+		errno = e;
+		return;
+	}
+	/* errno travels with the G through the switch. */
+	switch_to_g0(m, m->curg, AFTER_SYSCALL_NO_P);
 }
 
 /* Go's exitsyscall. Fast path: our old P is still P_SYSCALL, take it back.
@@ -1068,24 +1129,28 @@ void sched_exit_syscall(void)
 	struct m *m = m_self();
 	if (!m || --m->syscall_depth != 0)
 		return;
+	p_pin(m);
 	struct p *pp = atomic_exchange_explicit(&m->oldp, NULL, memory_order_relaxed);
-	if (!pp)
+	if (!pp) {
+		/* Not a system call this M entered with a P: its P may have
+		 * been taken while its G was blocked where gmpt could not see
+		 * (kblock.c); this is a point where it may get one back. */
+		if (m->curg && !m->p && m->p_lost)
+			exitsyscall_no_p(m);
+		p_unpin(m);
 		return;
+	}
 	uint32_t s = P_SYSCALL;
 	if (atomic_compare_exchange_strong_explicit(&pp->status, &s, P_RUNNING,
 						    memory_order_acquire, memory_order_relaxed)) {
 		m->p = pp;
 		pp->m = m;
 		trace_acquirep(m, pp);
+		p_unpin(m);
 		return;
 	}
-	int e = errno;
-	if (atomic_load(&sched.npidle) > 0 && acquire_idle_p(m)) {
-		errno = e;
-		return;
-	}
-	/* errno travels with the G through the switch. */
-	switch_to_g0(m, m->curg, AFTER_SYSCALL_NO_P);
+	exitsyscall_no_p(m);
+	p_unpin(m_self());
 }
 
 /* The preemption trampoline's call: on the G's own stack, every register
@@ -1093,6 +1158,7 @@ void sched_exit_syscall(void)
 void preempt_park(void)
 {
 	struct m *m = m_self();
+	p_pin(m);
 	/* Asynchronously cancelled while it ran (the poke found it at an
 	 * unsafe point): a safe point is where it acts. */
 	if ((atomic_load_explicit(&m->curg->cancel_armed, memory_order_relaxed) &
@@ -1100,8 +1166,10 @@ void preempt_park(void)
 		cancel_async_act();
 		m = m_self();
 	}
-	P_STAT_ADD(m->p, preempts, 1);
+	if (m->p)
+		P_STAT_ADD(m->p, preempts, 1);
 	switch_to_g0(m, m->curg, AFTER_PREEMPT);
+	p_unpin(m_self());
 }
 
 /* Whether pp has something other than its current G to run: queued Gs,
@@ -1120,12 +1188,16 @@ bool p_has_work(struct p *pp, int64_t now)
 void sched_enter_blocking_syscall(void)
 {
 	struct m *m = m_self();
-	if (!m || !m->curg || !m->p)
+	if (!m || !m->curg)
 		return;
-	int e = errno;
-	trace_syscall_enter(m, true);
-	handoffp(releasep(m));
-	errno = e;
+	p_pin(m);
+	if (m->p) {
+		int e = errno;
+		trace_syscall_enter(m, true);
+		handoffp(releasep(m));
+		errno = e;
+	}
+	p_unpin(m);
 }
 
 /* Go's exitsyscall, slow path only (there is no fast path to take the same
@@ -1133,14 +1205,12 @@ void sched_enter_blocking_syscall(void)
 void sched_exit_blocking_syscall(void)
 {
 	struct m *m = m_self();
-	if (!m || !m->curg || m->p)
+	if (!m || !m->curg)
 		return;
-	if (atomic_load(&sched.npidle) > 0 && acquire_idle_p(m))
-		return;
-	/* No P: switch to g0, which queues this G and parks the M. errno
-	 * travels with the G (finish_switch/mark_running), and nothing here
-	 * touches it after the switch: its address may be another M's. */
-	switch_to_g0(m, m->curg, AFTER_SYSCALL_NO_P);
+	p_pin(m);
+	if (!m->p)
+		exitsyscall_no_p(m);
+	p_unpin(m_self());
 }
 
 static bool sleep_unlock(struct g *g, void *arg)
@@ -1148,7 +1218,7 @@ static bool sleep_unlock(struct g *g, void *arg)
 	int64_t deadline = *(int64_t *)arg;
 	uint64_t seq = atomic_load(&g->timer_seq);
 	if (!g->cancelable) {
-		timer_add(m_self()->p, g, deadline, seq);
+		timer_add(timer_home(m_self()), g, deadline, seq);
 		return true;
 	}
 	/* Interruptible: published in the heap, then the interrupt flag is
@@ -1156,7 +1226,7 @@ static bool sleep_unlock(struct g *g, void *arg)
 	 * of sleep_seq): either this sees the interrupt, or the interrupter
 	 * sees the sleep. If both do, the CAS on timer_seq picks one; the
 	 * loser does nothing (the timer entry goes stale). */
-	timer_add_interruptible_sleep(m_self()->p, g, deadline, seq);
+	timer_add_interruptible_sleep(timer_home(m_self()), g, deadline, seq);
 	if (atomic_load(&g->intr) && atomic_compare_exchange_strong(&g->timer_seq, &seq, seq + 1))
 		return false; /* do not park: the G goes on at once */
 	return true;
@@ -1213,6 +1283,8 @@ static void g_main(void *arg)
 {
 	struct g *g = arg;
 	fiber_first_on_g(g);
+	/* g0 switched here pinned; the G's own code starts with no pin. */
+	atomic_store_explicit(&g->m->p_pin, 0, memory_order_release);
 	if (g->tls_base)
 		tcb_thread_start();
 	if (atomic_load_explicit(&g->sig_pending, memory_order_relaxed))
@@ -1299,11 +1371,27 @@ void sched_tls_leave_kernel_thread(void *token)
 	errno = e;
 }
 
+static struct g *spawn_pinned(struct m *m, void (*entry)(void *), void *arg,
+			      const struct stack_spec *spec, void (*prepare)(struct g *, void *),
+			      void *prepare_ctx);
+
 /* Go's newproc. */
 struct g *sched_spawn(void (*entry)(void *), void *arg, const struct stack_spec *spec,
 		      void (*prepare)(struct g *, void *), void *prepare_ctx)
 {
 	struct m *m = m_self();
+	if (m)
+		p_pin(m); /* stacks and TLS come from the P's caches */
+	struct g *g = spawn_pinned(m, entry, arg, spec, prepare, prepare_ctx);
+	if (m)
+		p_unpin(m);
+	return g;
+}
+
+static struct g *spawn_pinned(struct m *m, void (*entry)(void *), void *arg,
+			      const struct stack_spec *spec, void (*prepare)(struct g *, void *),
+			      void *prepare_ctx)
+{
 	struct p *pp = m ? m->p : NULL;
 	clear_single_threaded();
 	struct g *g = gfree_get(pp);
@@ -1347,7 +1435,11 @@ struct g *sched_spawn(void (*entry)(void *), void *arg, const struct stack_spec 
 void sched_free(struct g *g)
 {
 	struct m *m = m_self();
+	if (m)
+		p_pin(m);
 	gfree_put(m ? m->p : NULL, g);
+	if (m)
+		p_unpin(m);
 }
 
 /* ---- fork: the child's runtime ----
@@ -1424,6 +1516,14 @@ static void sched_after_fork_child(void)
 	trace_after_fork_child();
 	struct m *m = m_self();
 	struct g *g = m ? m->curg : NULL;
+	if (g && !m->p && m->p_lost) {
+		/* sysmon had taken this M's P (kblock.c): the child's one M
+		 * takes P0, whoever had it in the parent. */
+		m->p_lost = false;
+		m->p = sched.allp[0];
+		m->p->m = m;
+		atomic_store(&m->p->status, P_RUNNING);
+	}
 	if (!g || !m->p)
 		return; /* fork from a thread gmpt does not run: nothing to keep */
 	m->tid = (pid_t)raw_syscall(SYS_gettid);
@@ -1448,6 +1548,11 @@ static void sched_after_fork_child(void)
 	m->in_netpoll = false;
 	m->syscall_depth = 0;
 	atomic_store(&m->oldp, NULL);
+	/* A parent's sysmon may have been deciding about this M's P: the
+	 * child has no sysmon of that time, and the P is this M's. */
+	atomic_store(&m->p_take, P_TAKE_NONE);
+	m->p_lost = false;
+	atomic_store(&sched.nlost, 0);
 	atomic_store(&sched.nmspinning, 0);
 	memset(&sched.runq, 0, sizeof sched.runq);
 	atomic_store(&sched.runqsize, 0);
@@ -1566,10 +1671,12 @@ void sched_init(const struct sched_config *cfg)
 	g->m = m0;
 	m0->curg = g;
 	m0->curext = g->ext;
+	atomic_store(&m0->p_pin, 0); /* the main G runs its own code */
 	sched_is_ready = true;
 	if (cfg->trace_fd > 0)
 		trace_init(cfg->trace_fd, m0, g);
 	preempt_init();
+	kblock_init();
 	sysmon_start();
 	pthread_atfork(NULL, NULL, sched_after_fork_child);
 	if (sched.tls_per_g)

@@ -136,6 +136,10 @@ struct g {
 	 * bytes and a NUL; empty for the main thread until it names itself. */
 	char name[16];
 
+	/* The M's p_pin count at the moment the G switched away, put back
+	 * on whatever M it resumes on (see p_pin). */
+	uint32_t pin_saved;
+
 	/* The shim's per-thread area follows (sched_g_ext). */
 	_Alignas(16) char ext[];
 };
@@ -234,6 +238,24 @@ struct m {
 	bool (*park_unlock)(struct g *, void *);
 	void *park_arg;
 
+	/* Taking the P of an M blocked in the kernel behind gmpt's back
+	 * (sysmon.c, kblock.c). p_pin counts how deep the M is in gmpt code
+	 * that uses m->p on behalf of a G; written only by the M (a signal
+	 * handler's nested pins end where they began); g0 always counts at
+	 * least one. p_take is sysmon's: P_TAKE_DECIDING while it checks
+	 * p_pin, P_TAKE_DONE once the P is no longer this M's. p_lost: the M
+	 * learned of that and runs its G without a P until it gets one back
+	 * (acquirep). See p_pin below for why this needs no locked
+	 * instruction on the M's side. */
+	_Atomic uint32_t p_pin;
+	_Atomic uint32_t p_take;
+	bool p_lost;
+	/* sysmon's alone: what it last saw of this M's kernel thread. */
+	int64_t kseen_cpu;	/* its CPU time, ns */
+	int64_t kseen_when;	/* when sysmon read it */
+	int64_t lost_signalled; /* last preemption signal sent after p_take */
+	int64_t p_taken_at;	/* when sysmon took the P (for the trace) */
+
 	void *g0_stack_lo; /* for ASan's fiber annotations */
 	size_t g0_stack_size;
 	void *asan_fake_stack;
@@ -314,6 +336,12 @@ struct sched {
 	bool single_threaded_cleared;
 	ptrdiff_t m_tls_off; /* gmpt_tls_m's offset from the thread pointer */
 
+	/* Ms whose P sysmon took while they were blocked in the kernel and
+	 * that have not had one back (kblock.c); sysmon looks at them only
+	 * while this is not zero. kblock_on: membarrier works, so it may. */
+	_Atomic int32_t nlost;
+	bool kblock_on;
+
 	/* nanotime_coarse() as sysmon last read it: at every round and when
 	 * the first P taken off the idle list wakes it (sysmon_wake), so it
 	 * is at most a round (10 ms) behind while any G runs. park stamps
@@ -336,6 +364,53 @@ static inline struct m *m_self(void)
 }
 void handoffp(struct p *pp);
 void m_set_self(struct m *m);
+
+/* ---- pinning the P (the M's side of kblock.c) ----
+ *
+ * sysmon may take the P of an M whose G is blocked in the kernel in code
+ * gmpt does not see (a raw syscall instruction, a futex inside another
+ * runtime). The M must then never use that P again, but it is not in a
+ * system call gmpt knows of: it may wake at any moment and enter gmpt.
+ * So every piece of gmpt that uses m->p on a G runs between p_pin and
+ * p_unpin, and sysmon takes the P only when it sees p_pin at zero.
+ *
+ * The handshake is Dekker's, made asymmetric with membarrier: the M
+ * stores p_pin then loads p_take with only a compiler barrier between;
+ * sysmon stores p_take = DECIDING, then membarrier(PRIVATE_EXPEDITED)
+ * forces a full barrier on every running thread of the process, then it
+ * loads p_pin. So either sysmon sees the pin (and backs off, storing
+ * NONE), or the M sees DECIDING or DONE and waits for the verdict
+ * (p_take_notice). It cannot be that both miss: that needs the M's load to
+ * pass its own store, which the forced barrier forbids. The M's hot paths
+ * (ready, park) pay two plain stores and a load. */
+enum { P_TAKE_NONE, P_TAKE_DECIDING, P_TAKE_DONE };
+void p_take_notice(struct m *m);
+
+static inline void p_pin(struct m *m)
+{
+	atomic_store_explicit(&m->p_pin, atomic_load_explicit(&m->p_pin, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	if (__builtin_expect(atomic_load_explicit(&m->p_take, memory_order_relaxed) != P_TAKE_NONE,
+			     0))
+		p_take_notice(m);
+}
+
+/* Release: what the M did to its P is visible to a sysmon that then sees
+ * zero and gives the P to another M. */
+static inline void p_unpin(struct m *m)
+{
+	atomic_store_explicit(&m->p_pin, atomic_load_explicit(&m->p_pin, memory_order_relaxed) - 1,
+			      memory_order_release);
+}
+
+/* The P whose heap takes a timer armed on g0: the M's own, or P0's when
+ * sysmon took the M's while its G was blocked (any heap is run by the
+ * Ms that steal from it, and by sysmon when overdue). */
+static inline struct p *timer_home(struct m *m)
+{
+	return m && m->p ? m->p : sched.allp[0];
+}
 /* Waits until no M's scheduler runs on g's TCB any more (proc.c). */
 void tls_wait_free(struct g *g);
 
@@ -357,6 +432,13 @@ void sysmon_wake(void);
 /* The last M went idle: sysmon should run the deadlock check (sysmon.c). */
 void sysmon_kick(void);
 void preempt_init(void);
+/* kblock.c: sysmon's view of kernel threads. */
+void kblock_init(void);
+enum kstate { KSTATE_RUNNING, KSTATE_BLOCKED, KSTATE_UNKNOWN };
+enum kstate kstate_of(struct m *m);
+bool kblock_cpu_idle(struct m *m, int64_t now);
+bool kblock_take(struct p *pp, struct m *m);
+void kblock_preempt_lost(int64_t now);
 void preempt_m(struct m *m, struct g *g);
 /* Asks m to deliver its current G's pending signals (gsignal.c). */
 void preempt_poke(struct m *m);

@@ -6,8 +6,14 @@
  *  - retakes a P whose M has been in one system call for a whole round,
  *    when the P has other work (or after 10 ms regardless), and hands it to
  *    another M;
+ *  - takes the P of an M whose G gmpt thinks runs but whose kernel thread
+ *    sleeps in a call gmpt did not see, when other work waits (kblock.c);
  *  - asks a G that has run for 10 ms without rescheduling to yield
- *    (preempt.c), when something else is waiting for its P;
+ *    (preempt.c), when something else is waiting for its P, but never by
+ *    signalling a thread that is in the kernel: the signal would cut its
+ *    wait short where natively nothing would;
+ *  - runs the timers of a P whose G does not yield, once they are
+ *    overdue, so the Gs they wake can run elsewhere;
  *  - polls the network if no M has for 10 ms;
  *  - publishes the coarse clock parks stamp wait_since with
  *    (sched.coarse_now), and prints GMPT_DEBUG=schedtrace lines.
@@ -34,6 +40,7 @@
 #define PREEMPT_RESEND_NS   1000000
 #define RETAKE_ANYWAY_NS    10000000
 #define NETPOLL_STALE_NS    10000000
+#define TIMER_RESCUE_NS	    1000000
 
 /* What sysmon last saw of each P; sysmon's alone. */
 struct sysmon_p {
@@ -42,6 +49,11 @@ struct sysmon_p {
 	uint32_t syscalltick;
 	int64_t syscallwhen;
 	int64_t signalled;
+	/* When to look at the kernel thread of the M that holds the P
+	 * (kblock.c) again while the P does not schedule: the wait doubles
+	 * with the time the P has gone without scheduling, so a G that
+	 * computes costs few looks. */
+	int64_t kcheck_next;
 };
 
 static struct sysmon_p *seen;
@@ -107,6 +119,10 @@ static void preempt_p(struct p *pp, struct sysmon_p *s, int64_t now)
 	if (!g)
 		return;
 	s->signalled = now;
+	/* A thread asleep in the kernel is not running user code: a signal
+	 * would only interrupt its call (kblock.c takes such Ps instead). */
+	if (kstate_of(m) != KSTATE_RUNNING)
+		return;
 	atomic_store_explicit(&g->preempt, true, memory_order_relaxed);
 	trace_preempt_request(pp, m, g);
 	if (sched.preempt_on) {
@@ -131,7 +147,35 @@ static void poke_async_cancel(struct p *pp, struct sysmon_p *s, int64_t now)
 	preempt_poke(m);
 }
 
-/* Go's retake. Returns how many Ps were taken from system calls. */
+/* pp has not scheduled for a whole round while its M's G "runs". Returns
+ * whether sysmon took the P because the M's thread sleeps in the kernel. */
+static bool running_too_long(struct p *pp, struct sysmon_p *s, int64_t now)
+{
+	struct m *m = pp->m; /* racy: kblock_take checks again */
+	if (!m || !m->curg)
+		return false; /* the M is in its scheduler */
+	int64_t w = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
+	if (w != 0 && now - w >= TIMER_RESCUE_NS)
+		timers_run(pp, now); /* readied Gs go to the global queue */
+	if (!p_has_work(pp, now))
+		return false;
+	if (now >= s->kcheck_next) {
+		if (kblock_cpu_idle(m, now) && kstate_of(m) == KSTATE_BLOCKED && kblock_take(pp, m))
+			return true;
+		int64_t wait = now - s->schedwhen;
+		if (wait < SYSMON_MIN_DELAY_NS)
+			wait = SYSMON_MIN_DELAY_NS;
+		if (wait > SYSMON_MAX_DELAY_NS)
+			wait = SYSMON_MAX_DELAY_NS;
+		s->kcheck_next = now + wait;
+	}
+	if (now - s->schedwhen >= FORCE_PREEMPT_NS)
+		preempt_p(pp, s, now);
+	return false;
+}
+
+/* Go's retake. Returns how many Ps were taken from system calls or from
+ * Ms blocked in the kernel. */
 static int retake(int64_t now)
 {
 	int n = 0;
@@ -146,9 +190,10 @@ static int retake(int64_t now)
 		if (s->schedtick != t) {
 			s->schedtick = t;
 			s->schedwhen = now;
-		} else if (st == P_RUNNING && now - s->schedwhen >= FORCE_PREEMPT_NS &&
-			   p_has_work(pp, now)) {
-			preempt_p(pp, s, now);
+			s->kcheck_next = 0;
+		} else if (st == P_RUNNING && running_too_long(pp, s, now)) {
+			n++;
+			continue;
 		}
 		if (st == P_RUNNING)
 			poke_async_cancel(pp, s, now);
@@ -230,6 +275,7 @@ static void sysmon_main(void *arg)
 		}
 		int64_t now = nanotime();
 		sysmon_netpoll(now);
+		kblock_preempt_lost(now);
 		if (retake(now) > 0)
 			idle = 0;
 		else
@@ -242,6 +288,8 @@ void sysmon_start(void)
 	seen = calloc((size_t)sched.procs, sizeof *seen);
 	if (!seen)
 		sched_fatal("out of memory starting sysmon");
+	for (int i = 0; i < sched.procs; i++)
+		seen[i].schedwhen = nanotime();
 	int err = os_thread_create(sysmon_main, NULL);
 	if (err)
 		sched_fatal("cannot create the sysmon thread (%s)", strerror(err));

@@ -405,6 +405,26 @@ void trace_syscall_enter_slow(struct m *m, bool blocking)
 	rec_leave(tt);
 }
 
+/* sysmon stamped `when` before it let the P go, so the new owner's slice
+ * (stamped after its acquirep) cannot begin before this one ends. */
+void trace_p_taken_slow(struct m *m, int64_t when)
+{
+	struct trace_thread *tt = rec_enter(m);
+	if (!tt)
+		return;
+	if (tt->cur_g && tt->p_id >= 0) {
+		if (when < tt->p_since)
+			when = tt->p_since;
+		emit(tt, TR_PRUN, tt->p_since, when, 0, tt->cur_g, tt->p_id, 0);
+		tt->p_id = -1;
+		tt->p_whole = false;
+		tt->in_syscall = true;
+		tt->sys_blocking = true;
+		tt->sys_since = when;
+	}
+	rec_leave(tt);
+}
+
 void trace_retake_slow(struct p *pp)
 {
 	struct trace_thread *tt = rec_enter(m_self());

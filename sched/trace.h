@@ -43,6 +43,7 @@ void trace_acquirep_slow(struct m *m, struct p *pp);
 void trace_syscall_enter_slow(struct m *m, bool blocking);
 void trace_syscall_exit_slow(struct m *m);
 void trace_retake_slow(struct p *pp);
+void trace_p_taken_slow(struct m *m, int64_t when);
 void trace_preempt_request_slow(struct p *pp, struct m *m, struct g *g);
 void trace_g_named_slow(struct g *g);
 void trace_thread_named_slow(const char *name);
@@ -101,6 +102,15 @@ static inline void trace_syscall_enter(struct m *m, bool blocking)
 {
 	if (TRACE_ON())
 		trace_syscall_enter_slow(m, blocking);
+}
+
+/* m learned that sysmon took its P at `when` while its G was blocked in
+ * the kernel (kblock.c): the G's slice on the P ends then, and it counts
+ * as in a blocking system call until it has a P again. */
+static inline void trace_p_taken(struct m *m, int64_t when)
+{
+	if (TRACE_ON())
+		trace_p_taken_slow(m, when);
 }
 
 /* m's G is back from its system call, without a P yet (trace_acquirep
