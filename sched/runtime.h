@@ -39,8 +39,12 @@ enum g_status {
 enum g_stack_kind {
 	STACK_NONE,    /* main thread: the process stack, not ours */
 	STACK_GUARDED, /* ours, with a PROT_NONE guard page below */
-	STACK_CANARY,  /* ours, no guard page: a canary word checked at every switch */
+	STACK_CANARY,  /* ours, guard asked for but over the map-count budget: a canary
+			* word at stack_lo checked at every switch */
 	STACK_USER,    /* the program's own (pthread_attr_setstack) */
+	STACK_BARE,    /* ours, no guard page because the program asked for none:
+			* nothing checked, its lowest pages may be the program's own
+			* guard zone (a JVM protects them itself) */
 };
 
 struct waiter;

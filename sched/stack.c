@@ -13,6 +13,12 @@
  * switch away from the G, catches an overflow that reached the bottom word
  * (docs/design.md says what that does and does not catch).
  *
+ * A stack asked for with guard size 0 gets neither guard nor canary, as
+ * glibc gives it none: a program that asks for that may guard the stack
+ * itself, and HotSpot does, making the lowest pages of each Java thread's
+ * stack (as pthread_getattr_np reports it) PROT_NONE; a canary there would
+ * fault at the first switch.
+ *
  * Free stacks of the default size are cached per P (owner only, no
  * locking) and then in a global pool under a lock. Stacks entering the
  * global pool beyond POOL_KEEP_HOT give their pages back with
@@ -43,7 +49,7 @@ struct stack_header {
 	size_t map_size;
 	size_t guard;
 	unsigned vg_id; /* valgrind's stack id */
-	uint32_t kind;	/* STACK_GUARDED or STACK_CANARY */
+	uint32_t kind;	/* STACK_GUARDED, STACK_CANARY or STACK_BARE */
 	bool poolable;	/* asked for with the default size and guard */
 };
 
@@ -128,7 +134,7 @@ static struct stack_header *stack_map(size_t usable, size_t guard)
 	bool poolable = usable == default_size && guard == page_size;
 	uint32_t kind = STACK_GUARDED;
 	if (guard == 0) {
-		kind = STACK_CANARY;
+		kind = STACK_BARE;
 	} else if (atomic_fetch_add(&guarded_live, 1) >= guard_budget) {
 		/* Out of map-count budget: no guard, canary instead. */
 		atomic_fetch_sub(&guarded_live, 1);
@@ -214,7 +220,8 @@ int stack_acquire(struct p *pp, struct g *g, const struct stack_spec *spec)
 
 void stack_release(struct p *pp, struct g *g)
 {
-	if (g->stack_kind != STACK_GUARDED && g->stack_kind != STACK_CANARY) {
+	if (g->stack_kind != STACK_GUARDED && g->stack_kind != STACK_CANARY &&
+	    g->stack_kind != STACK_BARE) {
 		g->stack_kind = STACK_NONE;
 		return;
 	}
