@@ -12,8 +12,9 @@
 #               start-up; on a timeout the server's log is shown
 #   prepare     sysbench creates 4 tables x 10,000 rows
 #   load        oltp_point_select, then oltp_read_write, 16 client threads,
-#               SB_TIME seconds each: sysbench exits 0 with no ignored
-#               errors, no reconnects and some transactions
+#               SB_TIME seconds each: sysbench exits 0 (no errors), with no
+#               reconnects and some transactions; no ignored errors either,
+#               but a few retried deadlocks in oltp_read_write (below)
 #   check       CHECK TABLE on every table says OK; every table still holds
 #               10,000 rows (oltp_read_write deletes and re-inserts the same
 #               ids) - the same natively and preloaded
@@ -188,7 +189,7 @@ sysbench_cmd() {
 # load MODE WORKLOAD: sysbench run; it must finish with transactions done
 # and no errors.
 load() {
-	local mode=$1 w=$2 out tx
+	local mode=$1 w=$2 out tx errs allowed
 	out="$W/$w.server-$mode.out"
 	sysbench_cmd
 	run native "$w.server-$mode" "${sb[@]}" --threads="$sb_threads" --time="$sb_time" \
@@ -199,12 +200,20 @@ load() {
 		fail "$mode $w: no transactions"
 		return 1
 	fi
-	if ! grep -Eq 'ignored errors: +0 ' "$out" || ! grep -Eq 'reconnects: +0 ' "$out"; then
-		fail "$mode $w: sysbench saw errors or reconnects:"
+	# Errors other than the ones sysbench ignores (deadlock, lock wait
+	# timeout) stop it with a non-zero status. oltp_read_write can deadlock
+	# on its own now and then, natively too (its transactions update and
+	# delete random rows): a few such retried transactions, at most 1%, are
+	# the workload's; none are possible in oltp_point_select.
+	errs=$(awk '/ignored errors:/ { print $3 }' "$out")
+	allowed=0
+	[ "$w" = oltp_read_write ] && allowed=$((tx / 100))
+	if [ -z "$errs" ] || [ "$errs" -gt "$allowed" ] || ! grep -Eq 'reconnects: +0 ' "$out"; then
+		fail "$mode $w: sysbench saw errors (more than $allowed) or reconnects:"
 		grep -E 'ignored errors:|reconnects:' "$out" >&2
 		return 1
 	fi
-	echo "$w: transactions done, no errors, no reconnects" >>"$W/result-$mode"
+	echo "$w: transactions done, no errors (but retried deadlocks), no reconnects" >>"$W/result-$mode"
 }
 
 # check MODE NAME WHEN: CHECK TABLE on every table of sbtest, and the row
