@@ -33,6 +33,14 @@ COLOUR = {"native": "#4c72b0", "gmpt": "#dd8452", "shared": "#c44e52", "go": "#5
 
 # ---- what each benchmark exercises ------------------------------------------------
 MECHANISM = {
+    "servers": (
+        "Debian's own binaries, the server preloaded and the clients native, on "
+        "127.0.0.1; every run starts its own server (MariaDB on a fresh copy of a "
+        "datadir prepared once with 4 tables x 10,000 rows) and stops it after the "
+        "load. MariaDB runs a thread per connection, so the client threads are its "
+        "threads; InnoDB's page I/O goes through io_uring (native aio). Apache's "
+        "children each run 256 threads (mpm_worker: a thread per connection; "
+        "mpm_event: idle keep-alive connections wait in the listener's epoll instead)."),
     "create_join": (
         "Natively every create is a `clone3` of a new kernel task; the child "
         "sets up its robust list, rseq area and signal mask with system calls "
@@ -466,6 +474,48 @@ def echo_tables(rows):
                   [[r.label] + [lat(r, c) for c in COLS] for r in rs])]
 
 
+def server_rate(r, c):
+    if r.prog == "mariadbd":
+        return f"{fmt_num(r.kv_med(c, 'tps'))} tps"
+    return f"{fmt_num(r.kv_med(c, 'rps'))} req/s"
+
+
+def server_p99(r, c):
+    v = r.kv_med(c, "p99_ms")
+    return f"{v:.1f}" if v is not None else "–"
+
+
+def server_tables(rows):
+    """MariaDB under sysbench, Apache under wrk: native and gmpt only."""
+    cols = ("native", "gmpt")
+
+    def lat(r, c, keys):
+        p = short_problem(r, c)
+        if p:
+            return p
+        return " / ".join(f"{r.kv_med(c, k):.1f}" if r.kv_med(c, k) is not None else "–"
+                          for k in keys)
+
+    out = []
+    db = [r for r in rows if r.kind == "server" and r.prog == "mariadbd"]
+    if db:
+        out.append(table(["sysbench"] + [f"{HEAD[c]} tps" for c in cols]
+                         + ["gmpt vs native"] + [f"{HEAD[c]} p95 / p99 ms" for c in cols],
+                         ["---"] + ["---:"] * 2 + ["---"] + ["---:"] * 2,
+                         [[r.label] + [value_cell(r, c, fmt_num, "tps") for c in cols]
+                          + [ratio_cell(r, "gmpt")]
+                          + [lat(r, c, ("p95_ms", "p99_ms")) for c in cols] for r in db]))
+    web = [r for r in rows if r.kind == "server" and r.prog == "apache2"]
+    if web:
+        out.append(table(["wrk"] + [f"{HEAD[c]} req/s" for c in cols]
+                         + ["gmpt vs native"] + [f"{HEAD[c]} p50 / p99 ms" for c in cols],
+                         ["---"] + ["---:"] * 2 + ["---"] + ["---:"] * 2,
+                         [[r.label] + [value_cell(r, c, fmt_num, "rps") for c in cols]
+                          + [ratio_cell(r, "gmpt")]
+                          + [lat(r, c, ("p50_ms", "p99_ms")) for c in cols] for r in web]))
+    return out
+
+
 def idle_table(rows):
     rs = [r for r in rows if r.kind == "idle"]
     if not rs:
@@ -752,15 +802,17 @@ def verdict(row, col, ref="native"):
     rs = row.ratios(col, ref)
     spread = f" (range {fmt_ratio(min(rs))}–{fmt_ratio(max(rs))} over {len(rs)} rounds)" \
         if len(rs) > 1 else " (one round)"
-    if r < 0.95 and not (row.kind == "echo" or row.prog == "sleepers") and len(rs) > 1:
+    if r < 0.95 and not (row.kind in ("echo", "server") or row.prog == "sleepers") \
+            and len(rs) > 1:
         # "N times slower": the range as times, in the same terms.
         ts = [1 / x for x in rs]
         spread = (f" (it took {fmt_ratio(min(ts))}–{fmt_ratio(max(ts))} {HEAD[ref]}'s time "
                   f"over {len(rs)} rounds)")
     if 0.95 <= r <= 1.05:
         return f"{HEAD[col]} is on par with {HEAD[ref]} ({fmt_ratio(r)}){spread}"
-    if row.kind == "echo" or row.prog == "sleepers":
-        what = "requests per second" if row.kind == "echo" else "wake-ups per second"
+    if row.kind in ("echo", "server") or row.prog == "sleepers":
+        what = ("wake-ups per second" if row.prog == "sleepers" else
+                "transactions per second" if row.prog == "mariadbd" else "requests per second")
         return f"{HEAD[col]} makes **{fmt_ratio(r)}** the {what} of {HEAD[ref]}{spread}"
     if r > 1:
         return f"{HEAD[col]} is **{fmt_ratio(r)} faster** than {HEAD[ref]}{spread}"
@@ -774,7 +826,9 @@ def measured_text(row):
         if p:
             vals.append(f"{HEAD[c]} {p}")
             continue
-        if row.kind == "echo":
+        if row.kind == "server":
+            vals.append(f"{HEAD[c]} {server_rate(row, c)} (p99 {server_p99(row, c)} ms)")
+        elif row.kind == "echo":
             vals.append(f"{HEAD[c]} {fmt_num(row.kv_med(c, 'rps'))} req/s (p99 "
                         f"{fmt_num(row.kv_med(c, 'p99_us'))} µs)")
         elif row.kind == "idle":
@@ -872,7 +926,7 @@ def losses(rows):
         for col in ("gmpt", "shared"):
             r = row.ratio(col)
             if r is not None and r < 0.95:
-                what = ("the rate" if row.kind == "echo" or row.prog == "sleepers"
+                what = ("the rate" if row.kind in ("echo", "server") or row.prog == "sleepers"
                         else "the time")
                 out.append(f"- **{row.label}**, {HEAD[col]}: {fmt_ratio(r)} native ({what}); "
                            f"see [Why](#why).")
@@ -1187,6 +1241,18 @@ def markdown(doc, rows, drawn, plotdir_rel):
     if it:
         L += ["The same server holding 1000 idle connections: its CPU time per second of "
               "wall time (process CPU clock).", "", it[0], ""]
+    svt = server_tables(rows)
+    if svt:
+        L += ["## Real servers", "",
+              "`scripts/bench --servers`: Debian's MariaDB (`mariadbd`, default settings "
+              "but `max_connections=400`) under `sysbench` (4 tables x 10,000 rows, "
+              "`--time` as below, the thread count as the row says) and Apache httpd "
+              "(`bench/httpd.conf`) serving one 4 KiB file to `wrk -t2` with keep-alive; "
+              "the server preloaded, the clients native, on 127.0.0.1; native and gmpt "
+              "only. p95 comes from sysbench's histogram (the bucket it falls in), p99 "
+              "from its report; wrk's from its latency distribution.", ""]
+        for t in svt:
+            L += [t, ""]
     ct = count_tables(rows)
     if ct:
         meth = doc.get("count_method")
@@ -1234,7 +1300,7 @@ def markdown(doc, rows, drawn, plotdir_rel):
         "```",
         "",
         "Sizes used: " + "; ".join(
-            f"{r.label}: `{r.prog} {r.args}`" if r.kind == "prog" else
+            f"{r.label}: `{r.prog} {r.args}`" if r.kind in ("prog", "server") else
             f"{r.label}: `echo_load {r.args}` against `{r.prog}`" for r in rows) + ".",
         "",
         "<details><summary>Raw results per round</summary>",
@@ -1259,6 +1325,9 @@ def markdown(doc, rows, drawn, plotdir_rel):
 
 
 def raw_unit(r):
+    if r.kind == "server":
+        key = "tps" if r.prog == "mariadbd" else "rps"
+        return ("tps" if key == "tps" else "req/s"), lambda x: fmt_num(float(x["kv"].get(key, 0)))
     if r.kind == "echo":
         return "req/s", lambda x: fmt_num(float(x["kv"].get("rps", 0)))
     if r.kind == "idle":
@@ -1280,7 +1349,8 @@ def main():
 
     doc, rows = load(args.results)
     for t in (micro_tables(rows) + parked_tables(rows) + sleepers_table(rows)
-              + echo_tables(rows) + idle_table(rows) + count_tables(rows)):
+              + echo_tables(rows) + idle_table(rows) + server_tables(rows)
+              + count_tables(rows)):
         print(t)
         print()
     for line in losses(rows):

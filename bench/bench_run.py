@@ -35,6 +35,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 from bench_report import parse_counts  # noqa: E402 (after the line above)
+import bench_servers  # noqa: E402
 
 COLUMNS = ("native", "gmpt", "shared", "go")
 
@@ -109,6 +110,28 @@ def rows_for(quick):
         rows.append(Row(f"parked_{n}", f"parked threads, {n:,}", "parked", "parked",
                         args, args, count="2000" if n == 10000 else None, threads=1,
                         kind="prog", runs=runs, n=n, timeout=max(120, n // 1250)))
+    return rows
+
+
+# The real servers (scripts/bench --servers): only the native and gmpt
+# columns (the binaries are Debian's; there is no Go twin, and shared TLS
+# is not what these rows are about). args: "WORKLOAD THREADS" for MariaDB
+# under sysbench, "MPM CONNECTIONS" for Apache under wrk.
+SERVER_COLUMNS = ("native", "gmpt")
+
+
+def server_rows():
+    rows = []
+    for w in ("oltp_point_select", "oltp_read_write"):
+        for t in (16, 64, 256):
+            rows.append(Row(f"mariadb_{w[5:]}_{t}", f"MariaDB {w}, {t} threads", "servers",
+                            "mariadbd", f"{w} {t}", f"{w} {t}", threads=t, timeout=240,
+                            kind="server", runs=3, n=t))
+    for mpm in ("worker", "event"):
+        for c in (100, 1000):
+            rows.append(Row(f"apache_{mpm}_c{c}", f"Apache mpm_{mpm}, wrk -c{c}", "servers",
+                            "apache2", f"{mpm} {c}", f"{mpm} {c}", threads=c, timeout=180,
+                            kind="server", runs=3, n=c))
     return rows
 
 
@@ -332,6 +355,35 @@ class Runner:
             rec.update(status="ok", value=float(kv["ns_per_op"]), kv=kv)
         return rec
 
+    def run_server(self, row, col, args, stem, timeout):
+        what, n = args.split()
+        secs = self.opts.server_time
+        env = self.env(col, row.procs)
+        t0 = time.monotonic()
+        if row.prog == "mariadbd":
+            rec = self.mariadb.run(env, what, int(n), secs, stem, self.work)
+        else:
+            rec = bench_servers.run_apache(env, what, int(n), secs, stem, self.work,
+                                           self.base_env)
+        rec["wall_s"] = round(time.monotonic() - t0, 3)
+        # mariadbd points its stderr at its error log once it runs.
+        rec["notes"] = gmpt_notes(stem + ".server.err") + gmpt_notes(stem + ".server.log")
+        bad = not_preloaded(stem + ".server.err")
+        if bad:
+            rec.update(status="fail", why=f"the server ran natively: {bad}")
+        return rec
+
+    def prepare_servers(self):
+        """Why the server rows cannot run, or ''; makes MariaDB's datadir."""
+        miss = bench_servers.missing_programs()
+        if miss:
+            return (f"{', '.join(miss)} not installed (scripts/install-deps installs "
+                    "mariadb-server, mariadb-client, sysbench, apache2, wrk)")
+        self.mariadb = bench_servers.MariaDB(os.path.join(self.build, "bench", "servers-cache"),
+                                             self.base_env)
+        log("preparing MariaDB's sysbench tables (once per build directory)...")
+        return self.mariadb.prepare(self.logs)
+
     def preflight(self):
         """Why the suite cannot run at all (the library does not preload, a
         program is missing), or ''."""
@@ -413,6 +465,8 @@ class Runner:
             if self.opts.timeout:
                 timeout = min(timeout, self.opts.timeout)
             what = (f"'{row.prog} {args}'" if row.kind == "prog"
+                    else f"'{row.prog}' ({args}, {self.opts.server_time} s)"
+                    if row.kind == "server"
                     else f"'{row.prog}' driven by 'echo_load {args}'")
             log(f"[{idx}/{total}] {row.label}: {runs} round{'s' if runs > 1 else ''} of "
                 f"{'/'.join(COLUMNS)}, {what}...")
@@ -427,12 +481,18 @@ class Runner:
                                          "round": r + 1})
                         continue
                     skip = self.parked_skip(row, col, est) if row.group == "parked" else None
+                    if row.kind == "server" and col not in SERVER_COLUMNS:
+                        skip = "not measured for Debian's servers"
+                    elif row.kind == "server" and self.server_skip:
+                        skip = self.server_skip
                     if skip:
                         rec = {"status": "skip", "why": skip}
                     else:
                         stem = os.path.join(self.logs, f"{row.id}.{col}.{r + 1}")
                         if row.kind == "prog":
                             rec = self.run_prog(row, col, args, stem, timeout)
+                        elif row.kind == "server":
+                            rec = self.run_server(row, col, args, stem, timeout)
                         else:
                             rec = self.run_echo(row, col, args, stem, timeout)
                         rec["log"] = os.path.relpath(stem, self.work)
@@ -469,7 +529,12 @@ class Runner:
                 parts.append(f"{col} {'skipped' if st == {'skip'} else 'FAILED'}")
                 continue
             v = statistics.median(vals)
-            if row.kind == "echo":
+            if row.kind == "server":
+                kv = [x["kv"] for x in res[col] if x["status"] == "ok"]
+                p99 = statistics.median(k.get("p99_ms", 0) for k in kv)
+                unit = "tps" if row.prog == "mariadbd" else "req/s"
+                parts.append(f"{col} {1e9 / v:,.0f} {unit} p99 {p99:g} ms")
+            elif row.kind == "echo":
                 parts.append(f"{col} {1e9 / v:,.0f} req/s")
             elif row.kind == "idle":
                 parts.append(f"{col} {v / 1e3:.3f} CPU ms/s")
@@ -666,11 +731,22 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="", help="comma-separated row ids (for debugging)")
     ap.add_argument("--go", default="go")
+    ap.add_argument("--servers", action="store_true",
+                    help="also the real-server rows (MariaDB under sysbench, Apache under wrk)")
+    ap.add_argument("--server-time", type=int, default=0,
+                    help="seconds of load per server run (default 10; 3 with --quick)")
     ap.add_argument("--timeout", type=float, default=0,
                     help="cap every run's timeout at this many seconds (for tests)")
     opts = ap.parse_args()
 
+    if not opts.server_time:
+        opts.server_time = 3 if opts.quick else 10
     rows = rows_for(opts.quick)
+    # Named in --only, a server row runs without --servers too.
+    srows = server_rows()
+    want = set(opts.only.split(",")) if opts.only else set()
+    if opts.servers or want & {r.id for r in srows}:
+        rows += srows
     if opts.only:
         want = set(opts.only.split(","))
         unknown = want - {r.id for r in rows}
@@ -683,6 +759,11 @@ def main():
     if why:
         log(why)
         return 2
+    runner.server_skip = ""
+    if any(r.kind == "server" for r in rows):
+        runner.server_skip = runner.prepare_servers()
+        if runner.server_skip:
+            log("the server rows are skipped: " + runner.server_skip)
     t0 = time.monotonic()
     machine = runner.machine()
     log(f"{machine['nproc']} CPUs ({machine['cpu']}), kernel {machine['kernel']}, glibc "
