@@ -457,31 +457,69 @@ void sched_set_poller(const struct sched_poller *poller)
 		poll_break(POLL_FUTEX);
 }
 
-/* Polls (or blocks in) the netpoller on behalf of m, then wakes one more M
- * if the poll readied more work than this M should start alone (Go's
- * injectglist wakes one per extra G). Two completions are one hand-off in
- * a chain of threads (a write done, and the read it satisfied): waking an
- * M for the second costs a futex call and a cross-CPU migration that take
- * longer than running both here, so only a third one wakes another M. */
-#define NETPOLL_WAKE_MIN 3
+/* Polls (or blocks in) the netpoller on behalf of m. The Gs it readies
+ * collect in m->netpoll_batch (ready) for injectglist. */
 static int netpoll_run(struct m *m, const struct sched_poller *np, int64_t until)
 {
 	m->in_netpoll = true;
 	int n = np->poll(until);
 	m->in_netpoll = false;
-	if (n >= NETPOLL_WAKE_MIN)
-		wakep();
 	return n;
 }
 
-/* Non-blocking netpoll, by any M (or sysmon). The readied Gs go to the
- * caller's P or, without one, the global queue with wakep. */
+/* Go's injectglist: the Gs a poll readied. Some go to the global queue
+ * with an M started for each idle P, the rest to this M's own P, where
+ * they run next after what is queued there. Without a P, all go to the
+ * global queue. Not all to the global queue: with every P busy, a P
+ * looks there only every 61st schedule, and a ready connection would
+ * wait behind that cadence. Two completions are one hand-off in a chain
+ * of threads (a write done, and the read it satisfied): starting an M
+ * for the second costs a futex call and a cross-CPU migration that take
+ * longer than running both here, so only from a third on are idle Ps
+ * started. */
+#define NETPOLL_WAKE_MIN 3
+static void injectglist(struct m *m)
+{
+	struct gqueue batch = m->netpoll_batch;
+	m->netpoll_batch = (struct gqueue){0};
+	uint32_t n = batch.len;
+	if (n == 0)
+		return;
+	int32_t idle = atomic_load(&sched.npidle);
+	if (!m->p) {
+		globrunq_put_batch(&batch);
+		for (uint32_t i = 0; i < n && i < (uint32_t)idle; i++)
+			startm(NULL, false);
+		return;
+	}
+	uint32_t spread = 0;
+	if (n >= NETPOLL_WAKE_MIN && idle > 0)
+		spread = n - 1 < (uint32_t)idle ? n - 1 : (uint32_t)idle;
+	if (spread) {
+		struct gqueue out = {0};
+		for (uint32_t i = 0; i < spread; i++)
+			gqueue_push(&out, gqueue_pop(&batch));
+		globrunq_put_batch(&out);
+		for (uint32_t i = 0; i < spread; i++)
+			startm(NULL, false);
+	}
+	struct g *g;
+	while ((g = gqueue_pop(&batch)) != NULL) {
+		struct gqueue spill = {0};
+		if (!runq_put(&m->p->runq, g, false, &spill))
+			globrunq_put_batch(&spill);
+	}
+}
+
+/* Non-blocking netpoll, by an M holding a P. */
 static bool netpoll_nonblock(struct m *m)
 {
 	const struct sched_poller *np = atomic_load_explicit(&sched.poller, memory_order_acquire);
 	if (!np)
 		return false;
-	return netpoll_run(m, np, 0) > 0;
+	int n = netpoll_run(m, np, 0);
+	injectglist(m);
+	return n > 0;
 }
 
 /* ---- stealing (Go: stealWork, randomOrder) ---- */
@@ -725,7 +763,11 @@ top:;
 		atomic_store(&sched.lastpoll, nanotime());
 		atomic_store(&sched.poll_until, 0);
 		atomic_store(&sched.polling, POLL_NONE);
-		if (acquire_idle_p(m))
+		/* A P first, so what the poll readied runs here (Go's
+		 * findRunnable after its blocking netpoll). */
+		bool got_p = acquire_idle_p(m);
+		injectglist(m);
+		if (got_p)
 			goto top;
 		stopm(m);
 		goto top;
@@ -1046,8 +1088,10 @@ void ready(struct g *g)
 	trace_ready(m, g); /* before g is queued: its next run starts after */
 	if (m)
 		p_pin(m);
-	if (m && m->p)
-		runqput(m->p, g, !m->in_netpoll);
+	if (m && m->in_netpoll)
+		gqueue_push(&m->netpoll_batch, g); /* injectglist places it */
+	else if (m && m->p)
+		runqput(m->p, g, true);
 	else
 		globrunq_put(g);
 	if (m)

@@ -218,10 +218,13 @@ struct m {
 	uint32_t syscall_depth;
 	struct m *schedlink; /* idle list, under sched.lock */
 	bool spinning;
-	/* In the netpoller: readied Gs go to the back of the P's queue, not
-	 * runnext (they must not inherit the time slice, or sysmon would see
-	 * one endless G), and wakep waits until the poll is done. */
+	/* In the netpoller: readied Gs are collected and placed when the
+	 * poll is done (injectglist): not in runnext (they must not inherit
+	 * the time slice, or sysmon would see one endless G), some spread to
+	 * idle Ps. */
 	bool in_netpoll;
+	/* The Gs the poll readied, for injectglist (proc.c). */
+	struct gqueue netpoll_batch;
 	uint64_t rand;
 	struct note park;
 	void *tls_base; /* the M's own TCB: its scheduler's when it sleeps */
