@@ -85,7 +85,7 @@ static bool park_unlock(struct g *g, void *arg)
 {
 	struct park_ctx *pc = arg;
 	if (pc->deadline)
-		timer_add(m_self()->p, g, pc->deadline, pc->seq);
+		timer_add(timer_home(m_self()), g, pc->deadline, pc->seq);
 	rtlock_unlock(&pc->b->lock);
 	return true;
 }
