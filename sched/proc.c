@@ -1567,8 +1567,8 @@ void sched_init(const struct sched_config *cfg)
 	m0->curg = g;
 	m0->curext = g->ext;
 	sched_is_ready = true;
-	if (cfg->trace_fd > 0)
-		trace_init(cfg->trace_fd, m0, g);
+	if (cfg->trace_open)
+		trace_init(cfg->trace_open, m0, g);
 	preempt_init();
 	sysmon_start();
 	pthread_atfork(NULL, NULL, sched_after_fork_child);
