@@ -620,13 +620,10 @@ void trace_after_fork_child(void)
 	}
 	struct m *m = m_self();
 	struct trace_thread *self = m ? m->trace : other_track;
-	int64_t now = nanotime();
 	for (struct trace_thread *tt = atomic_load(&trace.threads); tt; tt = tt->next) {
 		track_forget(tt);
 		if (tt == self) {
-			/* The forking G runs on in the child: its run starts
-			 * now, on a kernel thread with a tid of its own. */
-			tt->run_since = tt->p_since = tt->sys_since = now;
+			/* A kernel thread with a tid of its own. */
 			pid_t tid = (pid_t)raw_syscall(SYS_gettid);
 			if (tt->pid == TRACK_M)
 				name_m_track(tt, m->id, tid);
@@ -650,9 +647,13 @@ void trace_after_fork_child(void)
 	bool failed = atomic_load(&trace.file_state) == TRACE_FILE_NONE;
 	atomic_store(&trace.file_state, failed ? TRACE_FILE_NONE : TRACE_FILE_PENDING);
 	atomic_store(&trace_on, !failed);
-	/* The name the forking G had was recorded in the parent's buffers. */
-	if (!failed && m && m->curg && m->curg->name[0])
-		trace_g_named_slow(m->curg);
+	/* The forking G runs on in the child: its run starts now. Its name
+	 * was recorded in the parent's buffers. */
+	if (!failed && m && m->curg) {
+		trace_run_start_slow(m, m->curg);
+		if (m->curg->name[0])
+			trace_g_named_slow(m->curg);
+	}
 }
 
 void trace_init(int (*open_file)(void), struct m *m0, struct g *main_g)

@@ -93,13 +93,26 @@ static int check_writable(const char *path)
 
 int trace_file_check(const char *path)
 {
+	/* Made absolute now: the program may change its directory before
+	 * its first thread (a daemon's chdir("/")). */
+	size_t cwd = 0;
+	if (path[0] != '/') {
+		long r = raw_syscall(SYS_getcwd, trace_path, sizeof trace_path);
+		if (r < 0)
+			return (int)r;
+		cwd = strlen(trace_path);
+		if (cwd > 1)
+			trace_path[cwd++] = '/';
+		else
+			cwd = 1; /* "/" */
+	}
 	size_t n = strlen(path);
-	if (n + 24 > sizeof trace_path) /* room for ".<pid>" */
+	if (cwd + n + 24 > sizeof trace_path) /* room for ".<pid>" */
 		return -ENAMETOOLONG;
-	int r = check_writable(path);
+	memcpy(trace_path + cwd, path, n + 1);
+	int r = check_writable(trace_path);
 	if (r < 0)
 		return r;
-	memcpy(trace_path, path, n + 1);
 	long map = raw_syscall(SYS_mmap, NULL, sizeof *family_took_name, PROT_READ | PROT_WRITE,
 			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	/* Without it, forked processes fall back on the lock alone. */
