@@ -98,6 +98,7 @@ static void dumper_start(void)
 /* fork's child has no dumper: only the forking thread goes on. */
 static void dumper_after_fork_child(void)
 {
+	thread_dump_after_fork_child();
 	atomic_store(&slot_state, SLOT_FREE);
 	atomic_store(&requests, 0);
 	if (atomic_load(&dump_sig))

@@ -1717,8 +1717,8 @@ void sched_init(const struct sched_config *cfg)
 	m0->curext = g->ext;
 	atomic_store(&m0->p_pin, 0); /* the main G runs its own code */
 	sched_is_ready = true;
-	if (cfg->trace_fd > 0)
-		trace_init(cfg->trace_fd, m0, g);
+	if (cfg->trace_open)
+		trace_init(cfg->trace_open, m0, g);
 	preempt_init();
 	kblock_init();
 	sysmon_start();

@@ -26,7 +26,9 @@ struct sched_config {
 	int schedtrace_ms;		/* GMPT_DEBUG=schedtrace=MS: a line every MS ms; 0 off */
 	bool scheddetail;		/* GMPT_DEBUG=scheddetail=1: per-P, M and G lines too */
 	int deadlock;			/* GMPT_DEADLOCK: enum sched_deadlock_mode */
-	int trace_fd;			/* GMPT_TRACE: the file (fd >= 3) to write to; 0 none */
+	/* GMPT_TRACE: opens the file when the process first creates a thread
+	 * (an fd >= 3, or -errno after saying why); NULL: no trace. */
+	int (*trace_open)(void);
 };
 
 /* What the deadlock check does when every thread waits for another

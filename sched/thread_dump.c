@@ -56,6 +56,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -75,35 +76,65 @@ void sched_g_set_name(struct g *g, const char *name)
 	trace_g_named(g);
 }
 
-/* ---- output: a small buffer flushed with write(2) ---- */
+/* ---- output: whole lines, with write(2) ----
+ *
+ * The dump goes to stderr, which the program writes too, maybe from other
+ * threads at that very moment. Each write carries whole lines only, and at
+ * most PIPE_BUF bytes, which a pipe (a terminal's, a log collector's)
+ * takes in one piece: no line of the program's can land inside a dump
+ * line, nor a dump line inside one of the program's (the program's own
+ * lines, each written at once, stay whole too). A line is cut at
+ * DUMP_LINE_MAX bytes; none is that long (a symbol is cut at 127 bytes, a
+ * module's name is one path component). */
+#define DUMP_LINE_MAX 1024
 
 struct dump_buf {
 	int fd;
-	size_t len;
-	char data[512];
+	size_t len;  /* bytes in data */
+	size_t line; /* where the line being made starts; data before it is whole lines */
+	char data[PIPE_BUF];
 };
 
-static void buf_flush(struct dump_buf *b)
+static void buf_write(int fd, const char *data, size_t len)
 {
 	size_t off = 0;
-	while (off < b->len) {
+	while (off < len) {
 		/* Not write(), which gmpt wraps: it could park a G. */
-		long n = raw_syscall(SYS_write, b->fd, b->data + off, b->len - off);
+		long n = raw_syscall(SYS_write, fd, data + off, len - off);
 		if (n == -EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		off += (size_t)n;
 	}
-	b->len = 0;
+}
+
+/* Writes the whole lines, keeps the line being made. */
+static void buf_flush_lines(struct dump_buf *b)
+{
+	buf_write(b->fd, b->data, b->line);
+	memmove(b->data, b->data + b->line, b->len - b->line);
+	b->len -= b->line;
+	b->line = 0;
+}
+
+/* At the end of the dump, which ends with a newline. */
+static void buf_flush(struct dump_buf *b)
+{
+	b->line = b->len;
+	buf_flush_lines(b);
 }
 
 static void buf_mem(struct dump_buf *b, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '\n' && b->len - b->line >= DUMP_LINE_MAX - 1)
+			continue; /* cut: room is kept for the newline */
 		if (b->len == sizeof b->data)
-			buf_flush(b);
+			buf_flush_lines(b); /* line <= DUMP_LINE_MAX leaves room */
 		b->data[b->len++] = s[i];
+		if (s[i] == '\n')
+			b->line = b->len;
 	}
 }
 
@@ -473,7 +504,11 @@ void thread_dump_write_self(int fd, const char *header, const struct thread_dump
 {
 	dump_lock();
 	int saved_errno = errno;
-	struct dump_buf b = {.fd = fd};
+	/* Static, not on the caller's stack (a scheduler's, maybe): one dump
+	 * at a time holds it, under dump_lock. */
+	static struct dump_buf b;
+	b.fd = fd;
+	b.len = b.line = 0;
 	struct m *m = m_self();
 	void *ext = NULL;
 	struct g *hidden = hide_g(m, &ext);
@@ -516,6 +551,13 @@ void thread_dump_write_self(int fd, const char *header, const struct thread_dump
 	unhide_g(m, hidden, ext);
 	errno = saved_errno;
 	dump_unlock();
+}
+
+void thread_dump_after_fork_child(void)
+{
+	/* The parent's dumper may have been writing a dump when it forked:
+	 * it does not exist here to let go of the lock. */
+	atomic_store(&dump_busy, 0);
 }
 
 void thread_dump_prepare(void)

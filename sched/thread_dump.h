@@ -47,6 +47,8 @@ void thread_dump_write_self(int fd, const char *header, const struct thread_dump
 
 /* Looks up, outside any signal handler, what the dump needs to know. */
 void thread_dump_prepare(void);
+/* In a forked child, where only the forking thread goes on. */
+void thread_dump_after_fork_child(void);
 
 /* The name the dump shows for g (at most 15 bytes are kept). */
 void sched_g_set_name(struct g *g, const char *name);

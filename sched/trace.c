@@ -8,6 +8,15 @@
  * the finisher stops recording, waits for every recorder to leave its
  * buffer, and writes what is left, slices still open included.
  *
+ * Recording starts with the process, but the file is opened, and the
+ * writer started, only when the process first creates a thread: until
+ * then full buffers wait in memory (the pool's bound still holds: beyond
+ * it records are counted as dropped). A process that never creates one (a
+ * wrapper such as timeout, env or sh -c, which execs the real program or
+ * waits for it) thus never claims the file's name, and its records go
+ * with it; the threaded program it runs gets the name and its whole
+ * history, from its own start.
+ *
  * What an M records, and when (see trace_buf.h for the records): a G's
  * run is one record at switch-out (start, end, P, why it stopped), its
  * slice on a P is cut by system calls (the P may go to another M while
@@ -207,19 +216,25 @@ static struct trace_thread *track_new(int pid, int tid, const char *prefix)
 	return tt;
 }
 
+/* "M3 tid 1234": the M and its kernel thread, for top or perf. */
+static void name_m_track(struct trace_thread *tt, int id, pid_t tid)
+{
+	size_t n = 1;
+	tt->name[0] = 'M';
+	put_dec(tt->name, &n, id);
+	memcpy(tt->name + n, " tid ", 5);
+	n += 5;
+	put_dec(tt->name, &n, tid);
+}
+
 /* The calling thread's track, made on its first record (m: the caller's
  * M, or NULL if it is not one). */
 static struct trace_thread *track_of(struct m *m)
 {
 	if (m) {
 		if (__builtin_expect(m->trace == NULL, 0) &&
-		    (m->trace = track_new(TRACK_M, m->id, "M")) != NULL) {
-			/* "M3 tid 1234": the kernel thread, for top or perf. */
-			size_t n = strlen(m->trace->name);
-			memcpy(m->trace->name + n, " tid ", 5);
-			n += 5;
-			put_dec(m->trace->name, &n, m->tid);
-		}
+		    (m->trace = track_new(TRACK_M, m->id, "M")) != NULL)
+			name_m_track(m->trace, m->id, m->tid);
 		return m->trace;
 	}
 	if (!other_track)
@@ -334,8 +349,38 @@ void trace_ready_slow(struct m *m, struct g *g)
 	rec_leave(tt);
 }
 
+/* The process creates its first thread: the trace is this process's, so
+ * its file is opened now and the writer starts on what is recorded since
+ * the start. Only the caller that moves the state out of PENDING opens: a
+ * thread created at the same moment by a thread gmpt did not create (the
+ * only other kind that can exist before the first G) records into memory
+ * as before, which the writer collects once it runs. */
+static void file_open_now(void)
+{
+	int expect = TRACE_FILE_PENDING;
+	if (!atomic_compare_exchange_strong(&trace.file_state, &expect, TRACE_FILE_OPENING))
+		return;
+	int fd = trace.open_file();
+	if (fd < 0) {
+		/* The shim said why. Buffers already full stay in memory. */
+		atomic_store(&trace_on, false);
+		atomic_store(&trace.file_state, TRACE_FILE_NONE);
+		return;
+	}
+	rtlock_lock(&trace.write_lock);
+	trace.fd = fd;
+	trace_write_header();
+	rtlock_unlock(&trace.write_lock);
+	atomic_store(&trace.file_state, TRACE_FILE_OPEN);
+	trace_writer_start();
+}
+
 void trace_spawn_slow(struct m *m, struct g *g)
 {
+	if (__builtin_expect(atomic_load_explicit(&trace.file_state, memory_order_relaxed) ==
+				 TRACE_FILE_PENDING,
+			     0))
+		file_open_now();
 	struct trace_thread *tt = rec_enter(m);
 	if (!tt)
 		return;
@@ -495,13 +540,17 @@ static void wait_idle(struct trace_thread *tt, struct trace_thread *self, int64_
 }
 
 /* Runs once, in the process that opened the file (not in a vfork child
- * sharing our memory, whose _exit comes through here too). */
+ * sharing our memory, whose _exit comes through here too). A process that
+ * never opened it (it created no thread) writes nothing: no file. One
+ * that is opening it right now, on another thread, while this one exits,
+ * leaves the file without its end, as a process killed then would. */
 static void finish(bool fatal)
 {
-	if (!trace.fd || raw_syscall(SYS_getpid) != trace.pid ||
-	    atomic_exchange(&trace.finishing, true))
+	if (raw_syscall(SYS_getpid) != trace.pid || atomic_exchange(&trace.finishing, true))
 		return;
 	atomic_store(&trace_on, false);
+	if (atomic_load(&trace.file_state) != TRACE_FILE_OPEN)
+		return;
 	struct m *m = m_self();
 	struct trace_thread *self = m ? m->trace : other_track;
 	struct trace_thread *all = atomic_load_explicit(&trace.threads, memory_order_acquire);
@@ -558,26 +607,82 @@ void trace_fatal(void)
 	finish(true);
 }
 
-void trace_after_fork_child(void)
+/* Empties tt's buffers into the pool (the records are the parent's). */
+static void track_forget(struct trace_thread *tt)
 {
-	if (!trace.fd)
-		return;
-	/* The parent goes on writing its file; this process writes nothing,
-	 * and its copy of the descriptor goes. */
-	atomic_store(&trace_on, false);
-	atomic_store(&trace.finishing, true);
-	raw_syscall(SYS_close, trace.fd);
-	trace.fd = 0;
+	tt->described = false;
+	atomic_store_explicit(&tt->busy, 0, memory_order_relaxed);
+	atomic_store_explicit(&tt->flush_req, false, memory_order_relaxed);
+	if (tt->buf)
+		tt->buf->n = 0;
 }
 
-void trace_init(int fd, struct m *m0, struct g *main_g)
+/* Only the forking thread runs here, so nothing races with this reset:
+ * the parent's other threads, whose tracks these are, do not exist in the
+ * child, and the parent's writer, which may have held write_lock or been
+ * between records when it forked, does not either. */
+void trace_after_fork_child(void)
 {
-	trace.fd = fd;
+	if (!trace.open_file)
+		return;
+	/* The parent's file, and its lock, stay the parent's: closing our
+	 * copy of the descriptor releases nothing while the parent has it. */
+	if (trace.fd > 0)
+		raw_syscall(SYS_close, trace.fd);
+	trace.fd = 0;
+	memset(&trace.pool_lock, 0, sizeof trace.pool_lock);
+	memset(&trace.write_lock, 0, sizeof trace.write_lock);
+	trace_writer_after_fork_child();
+	for (struct trace_buf *b = trace_take_full(); b;) {
+		struct trace_buf *next = b->next;
+		trace_buf_put(b);
+		b = next;
+	}
+	struct m *m = m_self();
+	struct trace_thread *self = m ? m->trace : other_track;
+	for (struct trace_thread *tt = atomic_load(&trace.threads); tt; tt = tt->next) {
+		track_forget(tt);
+		if (tt == self) {
+			/* A kernel thread with a tid of its own. */
+			pid_t tid = (pid_t)raw_syscall(SYS_gettid);
+			if (tt->pid == TRACK_M)
+				name_m_track(tt, m->id, tid);
+			else
+				tt->tid = tid;
+			continue;
+		}
+		/* Its thread is the parent's: the track stays listed (the list
+		 * is never shortened), empty, and the finisher skips it. */
+		tt->abandoned = true;
+		tt->cur_g = 0;
+		if (tt->buf) {
+			trace_buf_put(tt->buf);
+			tt->buf = NULL;
+		}
+	}
+	atomic_store(&trace.dropped, 0);
+	atomic_store(&trace.full_word, 0);
+	atomic_store(&trace.finishing, false);
+	trace.pid = (pid_t)raw_syscall(SYS_getpid);
+	bool failed = atomic_load(&trace.file_state) == TRACE_FILE_NONE;
+	atomic_store(&trace.file_state, failed ? TRACE_FILE_NONE : TRACE_FILE_PENDING);
+	atomic_store(&trace_on, !failed);
+	/* The forking G runs on in the child: its run starts now. Its name
+	 * was recorded in the parent's buffers. */
+	if (!failed && m && m->curg) {
+		trace_run_start_slow(m, m->curg);
+		if (m->curg->name[0])
+			trace_g_named_slow(m->curg);
+	}
+}
+
+void trace_init(int (*open_file)(void), struct m *m0, struct g *main_g)
+{
+	trace.open_file = open_file;
 	trace.pid = (pid_t)raw_syscall(SYS_getpid);
 	trace.procs = sched.procs;
-	trace_write_header();
+	atomic_store(&trace.file_state, TRACE_FILE_PENDING);
 	atomic_store(&trace_on, true);
 	trace_run_start_slow(m0, main_g);
 	atexit(finish_at_exit);
-	trace_writer_start();
 }

@@ -24,10 +24,14 @@ extern _Atomic bool trace_on;
 
 #define TRACE_ON() __builtin_expect(atomic_load_explicit(&trace_on, memory_order_relaxed), 0)
 
-/* Starts tracing to fd (opened by the shim) with m0 running the main G
- * g0; registers the exit handler and starts the writer thread. */
-void trace_init(int fd, struct m *m0, struct g *main_g);
-/* The forked child stops tracing and closes its copy of the file. */
+/* Starts recording with m0 running the main G main_g and registers the
+ * exit handler. The file is not opened yet: open_file (the shim's: it
+ * returns an fd >= 3, or -errno after saying why) is called when the
+ * process first creates a thread, and only then does the writer start. */
+void trace_init(int (*open_file)(void), struct m *m0, struct g *main_g);
+/* A forked child is a process of its own: it drops what the parent
+ * recorded, lets go of the parent's file, and opens one of its own when
+ * it first creates a thread. */
 void trace_after_fork_child(void);
 /* The last words before the process dies of a runtime error: write out
  * what is recorded, best effort. */

@@ -97,8 +97,21 @@ struct trace_thread {
 	int64_t sys_since;
 };
 
+/* The file's life: a process records from its start, but opens the file
+ * only when it first creates a thread, so that a wrapper (timeout, env,
+ * sh -c) that execs the real program, or exits, before that never claims
+ * the file's name. */
+enum trace_file_state {
+	TRACE_FILE_PENDING, /* records kept in memory; no file, no writer */
+	TRACE_FILE_OPENING, /* the first thread's creator is opening it */
+	TRACE_FILE_OPEN,    /* fd is ours, the writer runs */
+	TRACE_FILE_NONE,    /* it could not be opened: nothing is recorded */
+};
+
 struct trace_state {
 	int fd;
+	int (*open_file)(void); /* the shim's (trace_init) */
+	_Atomic int file_state; /* enum trace_file_state */
 	pid_t pid;
 	int procs;
 	struct trace_thread *_Atomic threads; /* every track, newest first, never removed */
@@ -133,5 +146,7 @@ void trace_write_buf(struct trace_buf *b);
 void trace_write_tail(void);
 /* Sends what trace_write_buf formatted so far (write_lock held). */
 void trace_write_flush(void);
+/* A forked child forgets what the parent's writer had formatted. */
+void trace_writer_after_fork_child(void);
 
 #endif

@@ -487,6 +487,14 @@ static void writer_main(void *arg)
 	}
 }
 
+void trace_writer_after_fork_child(void)
+{
+	/* The parent's writer may have been formatting when it forked: that
+	 * half-made output is the parent's. */
+	outn = 0;
+	write_failed = false;
+}
+
 void trace_writer_start(void)
 {
 	int err = os_thread_create(writer_main, NULL);

@@ -112,7 +112,7 @@ void gmpt_bootstrap(void)
 	    .schedtrace_ms = cfg.schedtrace_ms,
 	    .scheddetail = cfg.scheddetail,
 	    .deadlock = cfg.deadlock,
-	    .trace_fd = cfg.trace_fd,
+	    .trace_open = cfg.trace ? trace_file_open : NULL,
 	};
 	sched_init(&sc);
 	/* After sched_init, which reads glibc's registration to check the

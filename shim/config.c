@@ -131,9 +131,9 @@ static bool two_way(const char *name, const char *v, const char *yes, const char
 	return false;
 }
 
-/* GMPT_TRACE=FILE: opened here, so that a path gmpt cannot write is the
- * one-line error at start-up, not a trace missing at exit. Last of all
- * the variables: opening creates the file. */
+/* GMPT_TRACE=FILE: checked here, so that a path gmpt cannot write is the
+ * one-line error at start-up, not a trace missing at exit; the file is
+ * created only when the process first creates a thread (trace_file.c). */
 static void trace_config(struct gmpt_config *cfg)
 {
 	const char *v = getenv("GMPT_TRACE");
@@ -142,14 +142,14 @@ static void trace_config(struct gmpt_config *cfg)
 	if (*v == 0)
 		config_error("%s='%s': expected a file to write the scheduler trace to",
 			     "GMPT_TRACE", v);
-	int fd = trace_file_open(v);
-	if (fd < 0) {
+	int err = trace_file_check(v);
+	if (err < 0) {
 		char fmt[256];
 		snprintf(fmt, sizeof fmt, "%%s='%%s': cannot write the trace there (%s)",
-			 strerror(-fd));
+			 strerror(-err));
 		config_error(fmt, "GMPT_TRACE", v);
 	}
-	cfg->trace_fd = fd;
+	cfg->trace = true;
 }
 
 /* GMPT_DEBUG: a comma-separated list of stats (counters at exit),
@@ -211,7 +211,7 @@ void config_load(struct gmpt_config *cfg)
 	cfg->scheddetail = false;
 	cfg->deadlock = DEADLOCK_ABORT;
 	cfg->dump_signal = 0;
-	cfg->trace_fd = 0;
+	cfg->trace = false;
 	/* Under the sanitizer runtime, whose per-thread state lives in TLS
 	 * (each G would start with an empty one), Gs use their M's TLS. */
 #ifdef GMPT_ASAN

@@ -21,7 +21,7 @@ struct gmpt_config {
 	int deadlock;	      /* GMPT_DEADLOCK: enum sched_deadlock_mode (sched/sched.h) */
 	bool tls_per_g;	      /* GMPT_TLS: per-thread (default) or shared */
 	int dump_signal;      /* GMPT_DUMP_SIGNAL: 0 (off, the default) or a signal */
-	int trace_fd;	      /* GMPT_TRACE: the trace file, open (fd >= 3), or 0 */
+	bool trace;	      /* GMPT_TRACE: set (and its file writable) */
 };
 
 /* Parses the environment. A bad value prints one line naming the variable
@@ -32,8 +32,11 @@ void config_load(struct gmpt_config *cfg);
  * quota (v2 cpu.max or v1 cfs_quota_us/cfs_period_us), rounded up. */
 int procs_default(void);
 
-/* Opens GMPT_TRACE's file for writing (shim/trace_file.c): the fd (>= 3),
- * or -errno. */
-int trace_file_open(const char *path);
+/* GMPT_TRACE's file (shim/trace_file.c). trace_file_check, at start-up:
+ * whether path could be written (0 or -errno), without creating it; it is
+ * remembered for trace_file_open, which sched calls when the process
+ * first creates a thread: the fd (>= 3), or -errno after a notice. */
+int trace_file_check(const char *path);
+int trace_file_open(void);
 
 #endif

@@ -7,7 +7,9 @@
 # a child that exec'd with the same environment) must pass too, with the
 # plain checks. With EXPECT_CHILD_TRACES=N there must be exactly N of them.
 # PROG must exit with status EXPECT_STATUS (default 0; 128+N: killed by
-# signal N).
+# signal N). With WRAPPED=1, PROG runs under wrappers that load gmpt too
+# but create no thread (timeout, sh -c, env): the trace must still be
+# PROG's, in FILE.
 set -u
 lib=$1
 prog=$2
@@ -20,7 +22,12 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 file=$dir/trace.json
 
-timeout -k 5 "${TEST_TIMEOUT:-60}" env GMPT_TRACE="$file" LD_PRELOAD="$lib" "$prog" "$mode"
+if [ -n "${WRAPPED:-}" ]; then
+	timeout -k 5 "${TEST_TIMEOUT:-60}" env GMPT_TRACE="$file" LD_PRELOAD="$lib" \
+		timeout 30 sh -c 'env "$0" "$1"' "$prog" "$mode"
+else
+	timeout -k 5 "${TEST_TIMEOUT:-60}" env GMPT_TRACE="$file" LD_PRELOAD="$lib" "$prog" "$mode"
+fi
 status=$?
 if [ "$status" -ne "${EXPECT_STATUS:-0}" ]; then
 	echo "FAIL: $prog $mode exited with status $status, expected ${EXPECT_STATUS:-0}" >&2

@@ -13,6 +13,9 @@
  *                and exits, and another child that execs this program
  *                (mode child) with the same environment
  *   child        a little of threads, quickly
+ *   workers      main, without threads, forks two workers one after the
+ *                other (a server's master): each makes a thread named
+ *                "worker-<i>" and exits before the next starts
  *   segv         a thread dereferences NULL while others ping-pong (the
  *                process dies of SIGSEGV)
  *   deadlock     main joins a thread that waits for a mutex main holds
@@ -265,6 +268,31 @@ static void fork_children(const char *self)
 	CHECK_OK(pthread_join(t, NULL));
 }
 
+static void *named_worker(void *arg)
+{
+	pthread_setname_np(pthread_self(), arg);
+	usleep(1000);
+	return NULL;
+}
+
+static void workers(void)
+{
+	static char *const names[] = {"worker-0", "worker-1"};
+	for (int i = 0; i < 2; i++) {
+		pid_t pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			pthread_t t;
+			CHECK_OK(pthread_create(&t, NULL, named_worker, names[i]));
+			CHECK_OK(pthread_join(t, NULL));
+			exit(0);
+		}
+		int st;
+		CHECK_EQ(waitpid(pid, &st, 0), pid);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+}
+
 /* ---- dying ---- */
 
 static void *crasher(void *arg)
@@ -329,13 +357,16 @@ int main(int argc, char **argv)
 		fork_children("/proc/self/exe");
 	else if (strcmp(mode, "child") == 0)
 		threads(100);
+	else if (strcmp(mode, "workers") == 0)
+		workers();
 	else if (strcmp(mode, "segv") == 0)
 		segv();
 	else if (strcmp(mode, "deadlock") == 0)
 		deadlock();
 	else {
 		fprintf(stderr,
-			"usage: %s [threads|preempt|exit-thread|_exit|fork|child|segv|deadlock]\n",
+			"usage: %s "
+			"[threads|preempt|exit-thread|_exit|fork|child|workers|segv|deadlock]\n",
 			argv[0]);
 		return 2;
 	}
