@@ -485,13 +485,18 @@ static void injectglist(struct m *m)
 	uint32_t n = batch.len;
 	if (n == 0)
 		return;
-	int32_t idle = atomic_load(&sched.npidle);
 	if (!m->p) {
+		/* npidle is read after the Gs are published (under
+		 * sched.lock), as wakep reads it: an M that drops its P after
+		 * our read found them in its re-check of the queues. */
 		globrunq_put_batch(&batch);
-		for (uint32_t i = 0; i < n && i < (uint32_t)idle; i++)
+		for (uint32_t i = 0; i < n && atomic_load(&sched.npidle) > 0; i++)
 			startm(NULL, false);
 		return;
 	}
+	/* Our own P runs what is not spread, so a stale count of idle Ps
+	 * only spreads less. */
+	int32_t idle = atomic_load(&sched.npidle);
 	uint32_t spread = 0;
 	if (n >= NETPOLL_WAKE_MIN && idle > 0)
 		spread = n - 1 < (uint32_t)idle ? n - 1 : (uint32_t)idle;

@@ -12,8 +12,8 @@
  *    (preempt.c), when something else is waiting for its P, but never by
  *    signalling a thread that is in the kernel: the signal would cut its
  *    wait short where natively nothing would;
- *  - runs the timers of a P whose G does not yield, once they are
- *    overdue, so the Gs they wake can run elsewhere;
+ *  - runs the overdue timers of a P whose G does not yield to preemption,
+ *    when another P is idle to run the Gs they wake;
  *  - polls the network if no M has for 10 ms;
  *  - publishes the coarse clock parks stamp wait_since with
  *    (sched.coarse_now), and prints GMPT_DEBUG=schedtrace lines.
@@ -154,9 +154,17 @@ static bool running_too_long(struct p *pp, struct sysmon_p *s, int64_t now)
 	struct m *m = pp->m; /* racy: kblock_take checks again */
 	if (!m || !m->curg)
 		return false; /* the M is in its scheduler */
+	/* Its timers are overdue and its G has not yielded to a preemption
+	 * request (it computes where it cannot be stopped): run them here, so
+	 * an idle P runs the Gs they wake (they go to the global queue, with
+	 * wakep). Only then: a P that schedules runs its own timers sooner,
+	 * and puts their Gs in runnext, ahead of its queue, where the global
+	 * queue would put them behind it. */
 	int64_t w = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
-	if (w != 0 && now - w >= TIMER_RESCUE_NS)
-		timers_run(pp, now); /* readied Gs go to the global queue */
+	if (w != 0 && now - w >= TIMER_RESCUE_NS &&
+	    now - s->schedwhen >= FORCE_PREEMPT_NS + PREEMPT_RESEND_NS &&
+	    atomic_load(&sched.npidle) > 0)
+		timers_run(pp, now);
 	if (!p_has_work(pp, now))
 		return false;
 	if (now >= s->kcheck_next) {
