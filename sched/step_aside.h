@@ -30,16 +30,17 @@ enum step_aside_state { STEP_ASIDE_UNDECIDED, STEP_ASIDE_NO, STEP_ASIDE_YES };
 extern _Atomic int step_aside_state;
 
 /* Decides if not yet decided (printing the notice if gmpt steps aside);
- * true if gmpt steps aside for this process. */
-bool step_aside_decide(void);
+ * true if gmpt steps aside for this process. Cold: called on the first
+ * export only, or on every one in a process gmpt does not run, where the
+ * glibc call it forwards to costs more than the call. */
+__attribute__((cold)) bool step_aside_decide(void);
 
 /* On the path of every export: one load and one branch, taken the same
  * way for the life of the process once decided. */
 static inline bool step_aside(void)
 {
-	if (__builtin_expect(atomic_load_explicit(&step_aside_state, memory_order_relaxed) ==
-				 STEP_ASIDE_NO,
-			     1))
+	if (__builtin_expect(
+		atomic_load_explicit(&step_aside_state, memory_order_relaxed) == STEP_ASIDE_NO, 1))
 		return false;
 	return step_aside_decide();
 }
