@@ -30,9 +30,8 @@ enum step_aside_state { STEP_ASIDE_UNDECIDED, STEP_ASIDE_NO, STEP_ASIDE_YES };
 extern _Atomic int step_aside_state;
 
 /* Decides if not yet decided (printing the notice if gmpt steps aside);
- * true if gmpt steps aside for this process. Cold: called on the first
- * export only, or on every one in a process gmpt does not run, where the
- * glibc call it forwards to costs more than the call. */
+ * true if gmpt steps aside for this process. Cold: it runs for the
+ * first call only, except in a process gmpt steps aside for. */
 __attribute__((cold)) bool step_aside_decide(void);
 
 /* On the path of every export: one load and one branch, taken the same
