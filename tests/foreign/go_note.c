@@ -13,5 +13,6 @@ struct go_note {
 	char desc[8];
 };
 
-__attribute__((section(".note.go.buildid"), used, aligned(4))) static const struct go_note
-    go_buildid_note = {4, 8, 4, "Go", "gmpttest"};
+__attribute__((section(".note.go.buildid"), used,
+	       aligned(4))) static const struct go_note go_buildid_note = {4, 8, 4, "Go",
+									   "gmpttest"};

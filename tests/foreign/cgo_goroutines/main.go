@@ -3,6 +3,9 @@
 // enough to be preempted, garbage for the collector), a goroutine that
 // calls C, which starts pthreads of its own, and pthreads made in C that
 // call back into Go. Everything it prints is the same on every run.
+// With arguments "-exec PROG", it then runs PROG (with GMPT_DEBUG=stats
+// added to the environment, stdout and stderr passed through): a C program
+// that must run under gmpt again.
 package main
 
 /*
@@ -14,6 +17,7 @@ import "C"
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"sort"
 	"sync"
@@ -113,5 +117,16 @@ func main() {
 	default:
 		fmt.Println("cannot read /proc/self/fdinfo")
 		os.Exit(1)
+	}
+
+	if len(os.Args) == 3 && os.Args[1] == "-exec" {
+		child := exec.Command(os.Args[2])
+		child.Env = append(os.Environ(), "GMPT_DEBUG=stats")
+		child.Stdout = os.Stdout
+		child.Stderr = os.Stderr
+		if err := child.Run(); err != nil {
+			fmt.Println("the child failed:", err)
+			os.Exit(1)
+		}
 	}
 }
