@@ -9,6 +9,7 @@
 # Each run is bounded by timeout (TEST_TIMEOUT seconds, default 60).
 set -u
 
+# shellcheck source=tests/preload-args.sh
 . "$(dirname "$0")/../preload-args.sh"
 limit=${TEST_TIMEOUT:-60}
 expect=${EXPECT_STATUS:-0}

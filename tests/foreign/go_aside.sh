@@ -23,6 +23,7 @@
 # Exits 77 (skipped) when go is not installed.
 set -u
 
+# shellcheck source=tests/preload-args.sh
 . "$(dirname "$0")/../preload-args.sh"
 cprog=$1
 src=$2
