@@ -46,15 +46,26 @@ static inline bool step_aside(void)
 
 /* First statement of an exported function: when gmpt steps aside, the
  * call goes to the definition gmpt hides, with the same arguments. name
- * is the function being defined (its own type gives the pointer's). */
+ * is the function being defined (its own type gives the pointer's).
+ *
+ * Not as a tail call: gdb shows an export that tail-calls its
+ * implementation (pthread_cond_wait -> wait_common) from the DWARF
+ * call-site records only when every tail call in it has a known target,
+ * and an indirect jump to glibc's would drop the export from every
+ * backtrace (the thread dumps of scripts/gmpt-gdb.py name the call a
+ * thread waits in). The empty asm after the call keeps it a call. */
 #define STEP_ASIDE_FORWARD(name, ...) STEP_ASIDE_FORWARD_AS(name, name, __VA_ARGS__)
 
 /* The same for a function whose exported symbol is not its C name
  * (defined with an __asm__ label). */
 #define STEP_ASIDE_FORWARD_AS(name, symbol, ...)                                                   \
 	do {                                                                                       \
-		if (step_aside())                                                                  \
-			return REAL(__typeof__(&name), symbol)(__VA_ARGS__);                       \
+		if (step_aside()) {                                                                \
+			__typeof__(name(__VA_ARGS__)) r_ =                                         \
+			    REAL(__typeof__(&name), symbol)(__VA_ARGS__);                          \
+			__asm__ volatile("");                                                      \
+			return r_;                                                                 \
+		}                                                                                  \
 	} while (0)
 
 /* The same for a function returning void. */
@@ -62,6 +73,7 @@ static inline bool step_aside(void)
 	do {                                                                                       \
 		if (step_aside()) {                                                                \
 			REAL(__typeof__(&name), name)(__VA_ARGS__);                                \
+			__asm__ volatile("");                                                      \
 			return;                                                                    \
 		}                                                                                  \
 	} while (0)
@@ -73,6 +85,16 @@ static inline bool step_aside(void)
 			REAL(__typeof__(&name), name)(__VA_ARGS__);                                \
 			__builtin_unreachable();                                                   \
 		}                                                                                  \
+	} while (0)
+
+/* The same as a tail call, for a glibc function that reads its caller's
+ * address: dlopen expands $ORIGIN and picks the namespace from it, which
+ * must be the program's, not gmpt's (gcc makes this a sibling call from
+ * -O2, as the build is). */
+#define STEP_ASIDE_FORWARD_TAIL(name, ...)                                                         \
+	do {                                                                                       \
+		if (step_aside())                                                                  \
+			return REAL(__typeof__(&name), name)(__VA_ARGS__);                         \
 	} while (0)
 
 #endif
