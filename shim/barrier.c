@@ -26,6 +26,7 @@ _Static_assert(sizeof(struct barrier) <= sizeof(pthread_barrier_t), "barrier doe
 EXPORT int pthread_barrier_init(pthread_barrier_t *restrict b,
 				const pthread_barrierattr_t *restrict attr, unsigned count)
 {
+	STEP_ASIDE_FORWARD(pthread_barrier_init, b, attr, count);
 	if (count == 0 || count > INT_MAX)
 		return EINVAL;
 	int pshared = PTHREAD_PROCESS_PRIVATE;
@@ -37,11 +38,13 @@ EXPORT int pthread_barrier_init(pthread_barrier_t *restrict b,
 
 EXPORT int pthread_barrier_destroy(pthread_barrier_t *b)
 {
+	STEP_ASIDE_FORWARD(pthread_barrier_destroy, b);
 	return atomic_load(&B(b)->in) ? EBUSY : 0;
 }
 
 EXPORT int pthread_barrier_wait(pthread_barrier_t *bar)
 {
+	STEP_ASIDE_FORWARD(pthread_barrier_wait, bar);
 	struct barrier *b = B(bar);
 	uint32_t round = atomic_load(&b->round);
 	if (atomic_fetch_add(&b->in, 1) + 1 == b->count) {

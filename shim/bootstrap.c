@@ -92,6 +92,12 @@ static void after_fork_child(void)
 
 void gmpt_bootstrap(void)
 {
+	/* Before anything of gmpt's starts, and before the configuration
+	 * is read: a program gmpt steps aside for runs as without it, and
+	 * GMPT_* settings (checked again in any program it execs) do not
+	 * apply to it. */
+	if (step_aside())
+		return;
 	if (sched_ready())
 		return;
 	/* Only the main thread gets here before main(): constructors run

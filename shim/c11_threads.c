@@ -51,6 +51,7 @@ static void *c11_entry(void *p)
 
 EXPORT int thrd_create(thrd_t *thr, thrd_start_t func, void *arg)
 {
+	STEP_ASIDE_FORWARD(thrd_create, thr, func, arg);
 	struct c11_start *st = malloc(sizeof *st);
 	if (!st)
 		return thrd_nomem;
@@ -64,21 +65,25 @@ EXPORT int thrd_create(thrd_t *thr, thrd_start_t func, void *arg)
 
 EXPORT thrd_t thrd_current(void)
 {
+	STEP_ASIDE_FORWARD(thrd_current);
 	return (thrd_t)pthread_self();
 }
 
 EXPORT int thrd_detach(thrd_t thr)
 {
+	STEP_ASIDE_FORWARD(thrd_detach, thr);
 	return thrd_err(pthread_detach((pthread_t)thr));
 }
 
 EXPORT _Noreturn void thrd_exit(int res)
 {
+	STEP_ASIDE_FORWARD_NORETURN(thrd_exit, res);
 	pthread_exit((void *)(intptr_t)res);
 }
 
 EXPORT int thrd_join(thrd_t thr, int *res)
 {
+	STEP_ASIDE_FORWARD(thrd_join, thr, res);
 	void *ret;
 	int err = pthread_join((pthread_t)thr, &ret);
 	if (err == 0 && res)
@@ -90,6 +95,7 @@ EXPORT int thrd_join(thrd_t thr, int *res)
  * negative value on failure. nanosleep is gmpt's: the G parks. */
 EXPORT int thrd_sleep(const struct timespec *duration, struct timespec *remaining)
 {
+	STEP_ASIDE_FORWARD(thrd_sleep, duration, remaining);
 	if (nanosleep(duration, remaining) == 0)
 		return 0;
 	return errno == EINTR ? -1 : -2;
@@ -97,11 +103,13 @@ EXPORT int thrd_sleep(const struct timespec *duration, struct timespec *remainin
 
 EXPORT void thrd_yield(void)
 {
+	STEP_ASIDE_FORWARD_VOID(thrd_yield);
 	sched_yield();
 }
 
 EXPORT int mtx_init(mtx_t *mtx, int type)
 {
+	STEP_ASIDE_FORWARD(mtx_init, mtx, type);
 	/* glibc 2.36 looks at the recursive bit only (any other value is
 	 * accepted), and mtx_timed needs nothing more than a plain mutex. */
 	int kind = (type & mtx_recursive) ? PTHREAD_MUTEX_RECURSIVE : PTHREAD_MUTEX_NORMAL;
@@ -115,81 +123,97 @@ EXPORT int mtx_init(mtx_t *mtx, int type)
 
 EXPORT int mtx_lock(mtx_t *mtx)
 {
+	STEP_ASIDE_FORWARD(mtx_lock, mtx);
 	return thrd_err(pthread_mutex_lock((pthread_mutex_t *)mtx));
 }
 
 EXPORT int mtx_timedlock(mtx_t *restrict mtx, const struct timespec *restrict ts)
 {
+	STEP_ASIDE_FORWARD(mtx_timedlock, mtx, ts);
 	return thrd_err(pthread_mutex_timedlock((pthread_mutex_t *)mtx, ts));
 }
 
 EXPORT int mtx_trylock(mtx_t *mtx)
 {
+	STEP_ASIDE_FORWARD(mtx_trylock, mtx);
 	return thrd_err(pthread_mutex_trylock((pthread_mutex_t *)mtx));
 }
 
 EXPORT int mtx_unlock(mtx_t *mtx)
 {
+	STEP_ASIDE_FORWARD(mtx_unlock, mtx);
 	return thrd_err(pthread_mutex_unlock((pthread_mutex_t *)mtx));
 }
 
 EXPORT void mtx_destroy(mtx_t *mtx)
 {
+	STEP_ASIDE_FORWARD_VOID(mtx_destroy, mtx);
 	pthread_mutex_destroy((pthread_mutex_t *)mtx);
 }
 
 EXPORT int cnd_init(cnd_t *cond)
 {
+	STEP_ASIDE_FORWARD(cnd_init, cond);
 	return thrd_err(pthread_cond_init((pthread_cond_t *)cond, NULL));
 }
 
 EXPORT int cnd_signal(cnd_t *cond)
 {
+	STEP_ASIDE_FORWARD(cnd_signal, cond);
 	return thrd_err(pthread_cond_signal((pthread_cond_t *)cond));
 }
 
 EXPORT int cnd_broadcast(cnd_t *cond)
 {
+	STEP_ASIDE_FORWARD(cnd_broadcast, cond);
 	return thrd_err(pthread_cond_broadcast((pthread_cond_t *)cond));
 }
 
 EXPORT int cnd_wait(cnd_t *cond, mtx_t *mtx)
 {
+	STEP_ASIDE_FORWARD(cnd_wait, cond, mtx);
 	return thrd_err(pthread_cond_wait((pthread_cond_t *)cond, (pthread_mutex_t *)mtx));
 }
 
 EXPORT int cnd_timedwait(cnd_t *restrict cond, mtx_t *restrict mtx,
 			 const struct timespec *restrict ts)
 {
+	STEP_ASIDE_FORWARD(cnd_timedwait, cond, mtx, ts);
 	return thrd_err(pthread_cond_timedwait((pthread_cond_t *)cond, (pthread_mutex_t *)mtx, ts));
 }
 
 EXPORT void cnd_destroy(cnd_t *cond)
 {
+	STEP_ASIDE_FORWARD_VOID(cnd_destroy, cond);
 	pthread_cond_destroy((pthread_cond_t *)cond);
 }
 
 EXPORT int tss_create(tss_t *key, tss_dtor_t dtor)
 {
+	STEP_ASIDE_FORWARD(tss_create, key, dtor);
 	return thrd_err(pthread_key_create((pthread_key_t *)key, dtor));
 }
 
 EXPORT void *tss_get(tss_t key)
 {
+	STEP_ASIDE_FORWARD(tss_get, key);
 	return pthread_getspecific((pthread_key_t)key);
 }
 
 EXPORT int tss_set(tss_t key, void *val)
 {
+	STEP_ASIDE_FORWARD(tss_set, key, val);
 	return thrd_err(pthread_setspecific((pthread_key_t)key, val));
 }
 
 EXPORT void tss_delete(tss_t key)
 {
+	STEP_ASIDE_FORWARD_VOID(tss_delete, key);
 	pthread_key_delete((pthread_key_t)key);
 }
 
 EXPORT void call_once(once_flag *flag, void (*func)(void))
 {
+	STEP_ASIDE_FORWARD_VOID(call_once, flag, func);
 	pthread_once((pthread_once_t *)flag, func);
 }

@@ -76,6 +76,7 @@ static void rearm_self(struct thread *t)
 
 EXPORT int pthread_cancel(pthread_t th)
 {
+	STEP_ASIDE_FORWARD(pthread_cancel, th);
 	struct thread *t = thread_from_handle(th);
 	if (!t || !t->g)
 		return REAL(cancel_fn, pthread_cancel)(thread_glibc_handle(t, th));
@@ -95,6 +96,7 @@ EXPORT int pthread_cancel(pthread_t th)
 
 EXPORT int pthread_setcancelstate(int state, int *old)
 {
+	STEP_ASIDE_FORWARD(pthread_setcancelstate, state, old);
 	if (state != PTHREAD_CANCEL_ENABLE && state != PTHREAD_CANCEL_DISABLE)
 		return EINVAL;
 	struct thread *t = thread_self();
@@ -117,6 +119,7 @@ EXPORT int pthread_setcancelstate(int state, int *old)
 
 EXPORT int pthread_setcanceltype(int type, int *old)
 {
+	STEP_ASIDE_FORWARD(pthread_setcanceltype, type, old);
 	if (type != PTHREAD_CANCEL_DEFERRED && type != PTHREAD_CANCEL_ASYNCHRONOUS)
 		return EINVAL;
 	struct thread *t = thread_self();
@@ -137,6 +140,7 @@ EXPORT int pthread_setcanceltype(int type, int *old)
 
 EXPORT void pthread_testcancel(void)
 {
+	STEP_ASIDE_FORWARD_VOID(pthread_testcancel);
 	struct thread *t = thread_self();
 	if (!t->g) {
 		typedef void (*test_fn)(void);
@@ -173,6 +177,7 @@ typedef void (*pop_restore_fn)(struct _pthread_cleanup_buffer *, int);
 EXPORT void _pthread_cleanup_push_defer(struct _pthread_cleanup_buffer *buf,
 					void (*routine)(void *), void *arg)
 {
+	STEP_ASIDE_FORWARD_VOID(_pthread_cleanup_push_defer, buf, routine, arg);
 	void **list = sched_tls_cleanup_list();
 	if (!list) {
 		REAL(push_defer_fn, _pthread_cleanup_push_defer)(buf, routine, arg);
@@ -187,6 +192,7 @@ EXPORT void _pthread_cleanup_push_defer(struct _pthread_cleanup_buffer *buf,
 
 EXPORT void _pthread_cleanup_pop_restore(struct _pthread_cleanup_buffer *buf, int execute)
 {
+	STEP_ASIDE_FORWARD_VOID(_pthread_cleanup_pop_restore, buf, execute);
 	void **list = sched_tls_cleanup_list();
 	if (!list) {
 		REAL(pop_restore_fn, _pthread_cleanup_pop_restore)(buf, execute);
@@ -210,6 +216,7 @@ typedef void (*register_fn)(__pthread_unwind_buf_t *);
 
 EXPORT void __pthread_register_cancel_defer(__pthread_unwind_buf_t *buf)
 {
+	STEP_ASIDE_FORWARD_VOID(__pthread_register_cancel_defer, buf);
 	if (!sched_tls_cleanup_list()) {
 		REAL(register_fn, __pthread_register_cancel_defer)(buf);
 		return;
@@ -220,6 +227,7 @@ EXPORT void __pthread_register_cancel_defer(__pthread_unwind_buf_t *buf)
 
 EXPORT void __pthread_unregister_cancel_restore(__pthread_unwind_buf_t *buf)
 {
+	STEP_ASIDE_FORWARD_VOID(__pthread_unregister_cancel_restore, buf);
 	if (!sched_tls_cleanup_list()) {
 		REAL(register_fn, __pthread_unregister_cancel_restore)(buf);
 		return;

@@ -34,6 +34,7 @@ _Static_assert(sizeof(struct cond) <= sizeof(pthread_cond_t), "cond does not fit
 
 EXPORT int pthread_cond_init(pthread_cond_t *restrict c, const pthread_condattr_t *restrict attr)
 {
+	STEP_ASIDE_FORWARD(pthread_cond_init, c, attr);
 	*c = (pthread_cond_t){0};
 	if (attr) {
 		clockid_t clock = CLOCK_REALTIME;
@@ -48,6 +49,7 @@ EXPORT int pthread_cond_init(pthread_cond_t *restrict c, const pthread_condattr_
 
 EXPORT int pthread_cond_destroy(pthread_cond_t *c)
 {
+	STEP_ASIDE_FORWARD(pthread_cond_destroy, c);
 	(void)c;
 	return 0;
 }
@@ -84,12 +86,14 @@ static int wait_common(struct cond *c, pthread_mutex_t *m, int64_t deadline)
 
 EXPORT int pthread_cond_wait(pthread_cond_t *restrict c, pthread_mutex_t *restrict m)
 {
+	STEP_ASIDE_FORWARD(pthread_cond_wait, c, m);
 	return wait_common(C(c), m, 0);
 }
 
 EXPORT int pthread_cond_clockwait(pthread_cond_t *restrict c, pthread_mutex_t *restrict m,
 				  clockid_t clock, const struct timespec *restrict abs)
 {
+	STEP_ASIDE_FORWARD(pthread_cond_clockwait, c, m, clock, abs);
 	if (!deadline_clock_supported(clock) || !timespec_valid(abs))
 		return EINVAL;
 	return wait_common(C(c), m, deadline_from_abstime(clock, abs));
@@ -98,6 +102,7 @@ EXPORT int pthread_cond_clockwait(pthread_cond_t *restrict c, pthread_mutex_t *r
 EXPORT int pthread_cond_timedwait(pthread_cond_t *restrict c, pthread_mutex_t *restrict m,
 				  const struct timespec *restrict abs)
 {
+	STEP_ASIDE_FORWARD(pthread_cond_timedwait, c, m, abs);
 	if (!timespec_valid(abs))
 		return EINVAL;
 	return wait_common(C(c), m, deadline_from_abstime((clockid_t)C(c)->clock, abs));
@@ -119,12 +124,14 @@ static void wake(struct cond *c, int n)
 
 EXPORT int pthread_cond_signal(pthread_cond_t *c)
 {
+	STEP_ASIDE_FORWARD(pthread_cond_signal, c);
 	wake(C(c), 1);
 	return 0;
 }
 
 EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 {
+	STEP_ASIDE_FORWARD(pthread_cond_broadcast, c);
 	wake(C(c), INT_MAX);
 	return 0;
 }

@@ -11,6 +11,7 @@ typedef void *(*dlopen_fn)(const char *, int);
 
 EXPORT void *dlopen(const char *file, int mode)
 {
+	STEP_ASIDE_FORWARD_TAIL(dlopen, file, mode);
 	void *handle = REAL(dlopen_fn, dlopen)(file, mode);
 	if (handle)
 		sched_tls_after_dlopen();

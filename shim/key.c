@@ -21,6 +21,7 @@ static struct key keys[PTHREAD_KEYS_MAX];
 
 EXPORT int pthread_key_create(pthread_key_t *k, void (*dtor)(void *))
 {
+	STEP_ASIDE_FORWARD(pthread_key_create, k, dtor);
 	for (unsigned i = 0; i < PTHREAD_KEYS_MAX; i++) {
 		uint64_t s = atomic_load(&keys[i].seq);
 		if (s & 1)
@@ -37,6 +38,7 @@ EXPORT int pthread_key_create(pthread_key_t *k, void (*dtor)(void *))
 
 EXPORT int pthread_key_delete(pthread_key_t k)
 {
+	STEP_ASIDE_FORWARD(pthread_key_delete, k);
 	if (k >= PTHREAD_KEYS_MAX)
 		return EINVAL;
 	uint64_t s = atomic_load(&keys[k].seq);
@@ -61,6 +63,7 @@ static struct key_slot *slot_of(struct thread *t, pthread_key_t k, bool create)
 
 EXPORT void *pthread_getspecific(pthread_key_t k)
 {
+	STEP_ASIDE_FORWARD(pthread_getspecific, k);
 	if (k >= PTHREAD_KEYS_MAX)
 		return NULL;
 	struct key_slot *s = slot_of(thread_self(), k, false);
@@ -71,6 +74,7 @@ EXPORT void *pthread_getspecific(pthread_key_t k)
 
 EXPORT int pthread_setspecific(pthread_key_t k, const void *value)
 {
+	STEP_ASIDE_FORWARD(pthread_setspecific, k, value);
 	if (k >= PTHREAD_KEYS_MAX)
 		return EINVAL;
 	uint64_t seq = atomic_load(&keys[k].seq);

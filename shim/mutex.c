@@ -96,6 +96,7 @@ static int type_of(const pthread_mutex_t *m)
 
 EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 {
+	STEP_ASIDE_FORWARD(pthread_mutex_init, m, attr);
 	int kind = PTHREAD_MUTEX_NORMAL;
 	if (attr) {
 		int type, pshared, robust;
@@ -126,6 +127,7 @@ EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *att
 
 EXPORT int pthread_mutex_getprioceiling(const pthread_mutex_t *restrict m, int *restrict ceiling)
 {
+	STEP_ASIDE_FORWARD(pthread_mutex_getprioceiling, m, ceiling);
 	if (!(m->__data.__kind & KIND_PRIO_PROTECT))
 		return EINVAL;
 	*ceiling = CEILING(m);
@@ -134,6 +136,7 @@ EXPORT int pthread_mutex_getprioceiling(const pthread_mutex_t *restrict m, int *
 
 EXPORT int pthread_mutex_setprioceiling(pthread_mutex_t *restrict m, int ceiling, int *restrict old)
 {
+	STEP_ASIDE_FORWARD(pthread_mutex_setprioceiling, m, ceiling, old);
 	if (!(m->__data.__kind & KIND_PRIO_PROTECT) ||
 	    ceiling < sched_get_priority_min(SCHED_FIFO) ||
 	    ceiling > sched_get_priority_max(SCHED_FIFO))
@@ -151,6 +154,7 @@ EXPORT int pthread_mutex_setprioceiling(pthread_mutex_t *restrict m, int ceiling
 
 EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
 {
+	STEP_ASIDE_FORWARD(pthread_mutex_destroy, m);
 	if (atomic_load(LOCKW(m)) != 0)
 		return EBUSY;
 	return 0;
@@ -197,6 +201,7 @@ void mutex_owner_died(struct thread *t)
 
 EXPORT int pthread_mutex_consistent(pthread_mutex_t *m)
 {
+	STEP_ASIDE_FORWARD(pthread_mutex_consistent, m);
 	if (!(m->__data.__kind & KIND_ROBUST) || RSTATE(m) != ROBUST_INCONSISTENT)
 		return EINVAL;
 	RSTATE(m) = ROBUST_CONSISTENT;
@@ -207,6 +212,7 @@ EXPORT int pthread_mutex_consistent(pthread_mutex_t *m)
 EXPORT int mutex_consistent_np(pthread_mutex_t *m) __asm__("pthread_mutex_consistent_np");
 EXPORT int mutex_consistent_np(pthread_mutex_t *m)
 {
+	STEP_ASIDE_FORWARD_AS(mutex_consistent_np, pthread_mutex_consistent_np, m);
 	return pthread_mutex_consistent(m);
 }
 
@@ -277,11 +283,13 @@ static int lock_common(pthread_mutex_t *m, int64_t deadline, const struct timesp
 
 EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
+	STEP_ASIDE_FORWARD(pthread_mutex_lock, m);
 	return lock_common(m, 0, NULL);
 }
 
 EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 {
+	STEP_ASIDE_FORWARD(pthread_mutex_trylock, m);
 	if (robust_shared(m))
 		return robust_shared_lock(m, 0, true);
 	int type = type_of(m);
@@ -309,6 +317,7 @@ EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 EXPORT int pthread_mutex_clocklock(pthread_mutex_t *restrict m, clockid_t clock,
 				   const struct timespec *restrict abs)
 {
+	STEP_ASIDE_FORWARD(pthread_mutex_clocklock, m, clock, abs);
 	if (!deadline_clock_supported(clock))
 		return EINVAL;
 	int64_t deadline = timespec_valid(abs) ? deadline_from_abstime(clock, abs) : 1;
@@ -317,6 +326,7 @@ EXPORT int pthread_mutex_clocklock(pthread_mutex_t *restrict m, clockid_t clock,
 
 EXPORT int pthread_mutex_timedlock(pthread_mutex_t *restrict m, const struct timespec *restrict abs)
 {
+	STEP_ASIDE_FORWARD(pthread_mutex_timedlock, m, abs);
 	return pthread_mutex_clocklock(m, CLOCK_REALTIME, abs);
 }
 
@@ -351,6 +361,7 @@ static int unlock_common(pthread_mutex_t *m, bool full)
 
 EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
+	STEP_ASIDE_FORWARD(pthread_mutex_unlock, m);
 	return unlock_common(m, false);
 }
 

@@ -20,6 +20,7 @@ static void once_abandoned(void *arg)
 
 EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
 {
+	STEP_ASIDE_FORWARD(pthread_once, once, fn);
 	_Atomic uint32_t *w = (_Atomic uint32_t *)once;
 	uint32_t s = atomic_load_explicit(w, memory_order_acquire);
 	if (s == ONCE_DONE)

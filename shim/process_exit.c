@@ -9,6 +9,7 @@ typedef void (*exit_fn)(int);
 
 EXPORT _Noreturn void _exit(int status)
 {
+	STEP_ASIDE_FORWARD_NORETURN(_exit, status);
 	sched_trace_finish();
 	REAL(exit_fn, _exit)(status);
 	__builtin_unreachable();
@@ -16,6 +17,7 @@ EXPORT _Noreturn void _exit(int status)
 
 EXPORT _Noreturn void _Exit(int status)
 {
+	STEP_ASIDE_FORWARD_NORETURN(_Exit, status);
 	sched_trace_finish();
 	REAL(exit_fn, _Exit)(status);
 	__builtin_unreachable();

@@ -75,6 +75,7 @@ typedef int (*setdefault_fn)(const pthread_attr_t *);
 /* glibc keeps the default; gmpt reads it back only once it changed. */
 EXPORT int pthread_setattr_default_np(const pthread_attr_t *attr)
 {
+	STEP_ASIDE_FORWARD(pthread_setattr_default_np, attr);
 	int err = REAL(setdefault_fn, pthread_setattr_default_np)(attr);
 	if (err == 0)
 		atomic_store(&default_attr_changed, true);
@@ -141,6 +142,7 @@ static void read_attr_sigmask(const pthread_attr_t *attr, struct create_ctx *c)
 EXPORT int pthread_create(pthread_t *restrict handle, const pthread_attr_t *restrict attr,
 			  void *(*start)(void *), void *restrict arg)
 {
+	STEP_ASIDE_FORWARD(pthread_create, handle, attr, start, arg);
 	if (!sched_ready()) {
 		gmpt_bootstrap();
 		if (!sched_ready())

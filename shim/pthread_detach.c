@@ -6,6 +6,7 @@
 
 EXPORT int pthread_detach(pthread_t handle)
 {
+	STEP_ASIDE_FORWARD(pthread_detach, handle);
 	struct thread *t = thread_from_handle(handle);
 	if (!t || !t->g)
 		return ESRCH;

@@ -37,6 +37,7 @@ static _Noreturn void unwind_thread(void *innermost)
 
 EXPORT _Noreturn void pthread_exit(void *retval)
 {
+	STEP_ASIDE_FORWARD_NORETURN(pthread_exit, retval);
 	struct g *g = sched_current();
 	if (g) {
 		struct thread *t = sched_g_ext(g);

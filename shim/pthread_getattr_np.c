@@ -17,6 +17,7 @@ typedef pthread_t (*self_fn)(void);
 
 EXPORT int pthread_getattr_np(pthread_t handle, pthread_attr_t *attr)
 {
+	STEP_ASIDE_FORWARD(pthread_getattr_np, handle, attr);
 	struct thread *t = thread_from_handle(handle);
 	if (!t)
 		return REAL(getattr_fn, pthread_getattr_np)(handle, attr);

@@ -66,17 +66,20 @@ static int join_common(pthread_t handle, void **retval, int64_t deadline)
 
 EXPORT int pthread_join(pthread_t handle, void **retval)
 {
+	STEP_ASIDE_FORWARD(pthread_join, handle, retval);
 	return join_common(handle, retval, 0);
 }
 
 EXPORT int pthread_tryjoin_np(pthread_t handle, void **retval)
 {
+	STEP_ASIDE_FORWARD(pthread_tryjoin_np, handle, retval);
 	return join_common(handle, retval, -1);
 }
 
 EXPORT int pthread_clockjoin_np(pthread_t handle, void **retval, clockid_t clock,
 				const struct timespec *abs)
 {
+	STEP_ASIDE_FORWARD(pthread_clockjoin_np, handle, retval, clock, abs);
 	if (abs && (!deadline_clock_supported(clock) || !timespec_valid(abs)))
 		return EINVAL;
 	return join_common(handle, retval, abs ? deadline_from_abstime(clock, abs) : 0);
@@ -84,5 +87,6 @@ EXPORT int pthread_clockjoin_np(pthread_t handle, void **retval, clockid_t clock
 
 EXPORT int pthread_timedjoin_np(pthread_t handle, void **retval, const struct timespec *abs)
 {
+	STEP_ASIDE_FORWARD(pthread_timedjoin_np, handle, retval, abs);
 	return pthread_clockjoin_np(handle, retval, CLOCK_REALTIME, abs);
 }

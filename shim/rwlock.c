@@ -50,6 +50,7 @@ _Static_assert(offsetof(struct rwlock, kind) == 48, "glibc keeps the kind at byt
 EXPORT int pthread_rwlock_init(pthread_rwlock_t *restrict l,
 			       const pthread_rwlockattr_t *restrict attr)
 {
+	STEP_ASIDE_FORWARD(pthread_rwlock_init, l, attr);
 	*l = (pthread_rwlock_t){0};
 	if (attr) {
 		int kind = PTHREAD_RWLOCK_PREFER_READER_NP, pshared = PTHREAD_PROCESS_PRIVATE;
@@ -63,6 +64,7 @@ EXPORT int pthread_rwlock_init(pthread_rwlock_t *restrict l,
 
 EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *l)
 {
+	STEP_ASIDE_FORWARD(pthread_rwlock_destroy, l);
 	(void)l;
 	return 0;
 }
@@ -164,27 +166,32 @@ static int timed_deadline(clockid_t clock, const struct timespec *abs, int64_t *
 
 EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
 {
+	STEP_ASIDE_FORWARD(pthread_rwlock_rdlock, l);
 	return lock(RW(l), false, 0);
 }
 
 EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
 {
+	STEP_ASIDE_FORWARD(pthread_rwlock_wrlock, l);
 	return lock(RW(l), true, 0);
 }
 
 EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
 {
+	STEP_ASIDE_FORWARD(pthread_rwlock_tryrdlock, l);
 	return try_read(RW(l));
 }
 
 EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
 {
+	STEP_ASIDE_FORWARD(pthread_rwlock_trywrlock, l);
 	return try_write(RW(l));
 }
 
 EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *restrict l, clockid_t clock,
 				      const struct timespec *restrict abs)
 {
+	STEP_ASIDE_FORWARD(pthread_rwlock_clockrdlock, l, clock, abs);
 	int64_t deadline;
 	int e = timed_deadline(clock, abs, &deadline);
 	return e ? e : lock(RW(l), false, deadline);
@@ -193,6 +200,7 @@ EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *restrict l, clockid_t cl
 EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *restrict l, clockid_t clock,
 				      const struct timespec *restrict abs)
 {
+	STEP_ASIDE_FORWARD(pthread_rwlock_clockwrlock, l, clock, abs);
 	int64_t deadline;
 	int e = timed_deadline(clock, abs, &deadline);
 	return e ? e : lock(RW(l), true, deadline);
@@ -201,17 +209,20 @@ EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *restrict l, clockid_t cl
 EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *restrict l,
 				      const struct timespec *restrict abs)
 {
+	STEP_ASIDE_FORWARD(pthread_rwlock_timedrdlock, l, abs);
 	return pthread_rwlock_clockrdlock(l, CLOCK_REALTIME, abs);
 }
 
 EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *restrict l,
 				      const struct timespec *restrict abs)
 {
+	STEP_ASIDE_FORWARD(pthread_rwlock_timedwrlock, l, abs);
 	return pthread_rwlock_clockwrlock(l, CLOCK_REALTIME, abs);
 }
 
 EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *rw)
 {
+	STEP_ASIDE_FORWARD(pthread_rwlock_unlock, rw);
 	struct rwlock *l = RW(rw);
 	uint32_t s = atomic_load(&l->state);
 	if (s & WRITER) {

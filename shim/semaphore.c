@@ -45,6 +45,7 @@ static _Atomic uint32_t *value_word(struct gsem *s)
 
 EXPORT int sem_init(sem_t *sem, int pshared, unsigned int value)
 {
+	STEP_ASIDE_FORWARD(sem_init, sem, pshared, value);
 	if (value > SEM_VALUE_MAX) {
 		errno = EINVAL;
 		return -1;
@@ -58,12 +59,14 @@ EXPORT int sem_init(sem_t *sem, int pshared, unsigned int value)
 
 EXPORT int sem_destroy(sem_t *sem)
 {
+	STEP_ASIDE_FORWARD(sem_destroy, sem);
 	(void)sem;
 	return 0;
 }
 
 EXPORT int sem_getvalue(sem_t *restrict sem, int *restrict sval)
 {
+	STEP_ASIDE_FORWARD(sem_getvalue, sem, sval);
 	*sval = (int)VALUE(atomic_load(&S(sem)->data));
 	return 0;
 }
@@ -79,6 +82,7 @@ static bool try_take(struct gsem *s)
 
 EXPORT int sem_trywait(sem_t *sem)
 {
+	STEP_ASIDE_FORWARD(sem_trywait, sem);
 	if (try_take(S(sem)))
 		return 0;
 	errno = EAGAIN;
@@ -87,6 +91,7 @@ EXPORT int sem_trywait(sem_t *sem)
 
 EXPORT int sem_post(sem_t *sem)
 {
+	STEP_ASIDE_FORWARD(sem_post, sem);
 	struct gsem *s = S(sem);
 	uint64_t d = atomic_load(&s->data);
 	do {
@@ -156,11 +161,13 @@ static int wait_result(int err)
 
 EXPORT int sem_wait(sem_t *sem)
 {
+	STEP_ASIDE_FORWARD(sem_wait, sem);
 	return wait_result(sem_wait_until(S(sem), 0));
 }
 
 EXPORT int sem_clockwait(sem_t *restrict sem, clockid_t clock, const struct timespec *restrict abs)
 {
+	STEP_ASIDE_FORWARD(sem_clockwait, sem, clock, abs);
 	/* glibc checks the clock and the timespec first, even when a unit
 	 * is there to take. */
 	if (!deadline_clock_supported(clock) || !timespec_valid(abs))
@@ -170,5 +177,6 @@ EXPORT int sem_clockwait(sem_t *restrict sem, clockid_t clock, const struct time
 
 EXPORT int sem_timedwait(sem_t *restrict sem, const struct timespec *restrict abs)
 {
+	STEP_ASIDE_FORWARD(sem_timedwait, sem, abs);
 	return sem_clockwait(sem, CLOCK_REALTIME, abs);
 }

@@ -10,6 +10,7 @@
 #include "sched/real.h"
 #include "sched/debug_signals.h"
 #include "sched/sched.h"
+#include "sched/step_aside.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -39,6 +40,7 @@ static int dump_signal_action(int sig, const struct sigaction *act, struct sigac
 
 EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
+	STEP_ASIDE_FORWARD(sigaction, sig, act, old);
 	if (sched_preempt_owns(sig)) {
 		sched_preempt_user_action(act, old);
 		return 0;
@@ -60,6 +62,7 @@ static bool gmpt_intercepts(int sig)
 
 EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
+	STEP_ASIDE_FORWARD(__sigaction, sig, act, old);
 	return sigaction(sig, act, old);
 }
 
@@ -67,6 +70,7 @@ typedef void (*sighandler_fn)(int);
 
 EXPORT sighandler_fn signal(int sig, sighandler_fn handler)
 {
+	STEP_ASIDE_FORWARD(signal, sig, handler);
 	struct sigaction sa, old;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = handler;
@@ -81,10 +85,12 @@ EXPORT sighandler_fn signal(int sig, sighandler_fn handler)
 
 EXPORT sighandler_fn bsd_signal(int sig, sighandler_fn handler)
 {
+	STEP_ASIDE_FORWARD(bsd_signal, sig, handler);
 	return signal(sig, handler);
 }
 EXPORT sighandler_fn sysv_signal(int sig, sighandler_fn handler)
 {
+	STEP_ASIDE_FORWARD(sysv_signal, sig, handler);
 	if (!gmpt_intercepts(sig)) {
 		typedef sighandler_fn (*sysv_fn)(int, sighandler_fn);
 		return REAL(sysv_fn, sysv_signal)(sig, handler);

@@ -14,6 +14,7 @@
 
 EXPORT int pthread_spin_init(pthread_spinlock_t *lock, int pshared)
 {
+	STEP_ASIDE_FORWARD(pthread_spin_init, lock, pshared);
 	(void)pshared; /* the same word works in shared memory */
 	__atomic_store_n(lock, 0, __ATOMIC_RELAXED);
 	return 0;
@@ -21,17 +22,20 @@ EXPORT int pthread_spin_init(pthread_spinlock_t *lock, int pshared)
 
 EXPORT int pthread_spin_destroy(pthread_spinlock_t *lock)
 {
+	STEP_ASIDE_FORWARD(pthread_spin_destroy, lock);
 	(void)lock;
 	return 0;
 }
 
 EXPORT int pthread_spin_trylock(pthread_spinlock_t *lock)
 {
+	STEP_ASIDE_FORWARD(pthread_spin_trylock, lock);
 	return __atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE) == 0 ? 0 : EBUSY;
 }
 
 EXPORT int pthread_spin_lock(pthread_spinlock_t *lock)
 {
+	STEP_ASIDE_FORWARD(pthread_spin_lock, lock);
 	for (;;) {
 		if (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE) == 0)
 			return 0;
@@ -47,6 +51,7 @@ EXPORT int pthread_spin_lock(pthread_spinlock_t *lock)
 
 EXPORT int pthread_spin_unlock(pthread_spinlock_t *lock)
 {
+	STEP_ASIDE_FORWARD(pthread_spin_unlock, lock);
 	__atomic_store_n(lock, 0, __ATOMIC_RELEASE);
 	return 0;
 }

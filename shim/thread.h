@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "sched/sched.h"
+#include "sched/step_aside.h"
 
 #define THREAD_MAGIC 0x676d70742d746872ULL /* "gmpt-thr" */
 #define EXPORT	     __attribute__((visibility("default")))

@@ -62,6 +62,7 @@ void thread_name_get(struct thread *t, char *buf, size_t len)
 
 EXPORT int pthread_setname_np(pthread_t handle, const char *name)
 {
+	STEP_ASIDE_FORWARD(pthread_setname_np, handle, name);
 	struct thread *t = thread_from_handle(handle);
 	if (!t || !t->g)
 		return REAL(setname_fn, pthread_setname_np)(thread_glibc_handle(t, handle), name);
@@ -80,6 +81,7 @@ EXPORT int pthread_setname_np(pthread_t handle, const char *name)
 
 EXPORT int pthread_getname_np(pthread_t handle, char *buf, size_t len)
 {
+	STEP_ASIDE_FORWARD(pthread_getname_np, handle, buf, len);
 	struct thread *t = thread_from_handle(handle);
 	if (!t || !t->g)
 		return REAL(getname_fn, pthread_getname_np)(thread_glibc_handle(t, handle), buf,

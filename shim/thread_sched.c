@@ -45,6 +45,7 @@ typedef int (*getaff_fn)(pthread_t, size_t, cpu_set_t *);
 
 EXPORT int pthread_setschedparam(pthread_t th, int policy, const struct sched_param *param)
 {
+	STEP_ASIDE_FORWARD(pthread_setschedparam, th, policy, param);
 	struct thread *t = thread_from_handle(th);
 	if (!t || !t->g)
 		return REAL(setsched_fn, pthread_setschedparam)(thread_glibc_handle(t, th), policy,
@@ -59,6 +60,7 @@ EXPORT int pthread_setschedparam(pthread_t th, int policy, const struct sched_pa
 
 EXPORT int pthread_getschedparam(pthread_t th, int *policy, struct sched_param *param)
 {
+	STEP_ASIDE_FORWARD(pthread_getschedparam, th, policy, param);
 	struct thread *t = thread_from_handle(th);
 	if (!t || !t->g)
 		return REAL(getsched_fn, pthread_getschedparam)(thread_glibc_handle(t, th), policy,
@@ -71,6 +73,7 @@ EXPORT int pthread_getschedparam(pthread_t th, int *policy, struct sched_param *
 
 EXPORT int pthread_setschedprio(pthread_t th, int prio)
 {
+	STEP_ASIDE_FORWARD(pthread_setschedprio, th, prio);
 	struct thread *t = thread_from_handle(th);
 	if (!t || !t->g)
 		return REAL(setprio_fn, pthread_setschedprio)(thread_glibc_handle(t, th), prio);
@@ -83,6 +86,7 @@ EXPORT int pthread_setschedprio(pthread_t th, int prio)
 
 EXPORT int pthread_setaffinity_np(pthread_t th, size_t size, const cpu_set_t *set)
 {
+	STEP_ASIDE_FORWARD(pthread_setaffinity_np, th, size, set);
 	struct thread *t = thread_from_handle(th);
 	if (!t || !t->g)
 		return REAL(setaff_fn, pthread_setaffinity_np)(thread_glibc_handle(t, th), size,
@@ -109,6 +113,7 @@ EXPORT int pthread_setaffinity_np(pthread_t th, size_t size, const cpu_set_t *se
 
 EXPORT int pthread_getaffinity_np(pthread_t th, size_t size, cpu_set_t *set)
 {
+	STEP_ASIDE_FORWARD(pthread_getaffinity_np, th, size, set);
 	struct thread *t = thread_from_handle(th);
 	if (!t || !t->g)
 		return REAL(getaff_fn, pthread_getaffinity_np)(thread_glibc_handle(t, th), size,
@@ -169,6 +174,7 @@ typedef int (*cpuclock_fn)(pthread_t, clockid_t *);
  * than a clock that measures something else. */
 EXPORT int pthread_getcpuclockid(pthread_t th, clockid_t *clock)
 {
+	STEP_ASIDE_FORWARD(pthread_getcpuclockid, th, clock);
 	struct thread *t = thread_from_handle(th);
 	if (!t || !t->g)
 		return REAL(cpuclock_fn, pthread_getcpuclockid)(thread_glibc_handle(t, th), clock);

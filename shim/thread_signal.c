@@ -37,6 +37,7 @@ typedef int (*sigqueue_fn)(pthread_t, int, const union sigval);
 
 EXPORT int pthread_kill(pthread_t th, int sig)
 {
+	STEP_ASIDE_FORWARD(pthread_kill, th, sig);
 	struct thread *t = thread_from_handle(th);
 	if (!t || !t->g)
 		return REAL(kill_fn, pthread_kill)(thread_glibc_handle(t, th), sig);
@@ -48,6 +49,7 @@ EXPORT int pthread_kill(pthread_t th, int sig)
 
 EXPORT int pthread_sigqueue(pthread_t th, int sig, const union sigval value)
 {
+	STEP_ASIDE_FORWARD(pthread_sigqueue, th, sig, value);
 	struct thread *t = thread_from_handle(th);
 	if (!t || !t->g)
 		return REAL(sigqueue_fn, pthread_sigqueue)(thread_glibc_handle(t, th), sig, value);
@@ -61,6 +63,7 @@ typedef int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
 
 EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
+	STEP_ASIDE_FORWARD(pthread_sigmask, how, set, old);
 	if (!sched_current())
 		return REAL(sigmask_fn, pthread_sigmask)(how, set, old);
 	uint64_t cur = sched_sigmask_get(), want = cur;
@@ -94,6 +97,7 @@ EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 
 EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
+	STEP_ASIDE_FORWARD(sigprocmask, how, set, old);
 	int err = pthread_sigmask(how, set, old);
 	if (err) {
 		errno = err;

@@ -13,6 +13,7 @@
 
 EXPORT int sched_yield(void)
 {
+	STEP_ASIDE_FORWARD(sched_yield);
 	if (sched_current())
 		sched_gosched();
 	else
@@ -26,5 +27,6 @@ EXPORT int sched_yield(void)
 EXPORT int gmpt_pthread_yield(void) __asm__("pthread_yield");
 EXPORT int gmpt_pthread_yield(void)
 {
+	STEP_ASIDE_FORWARD_AS(gmpt_pthread_yield, pthread_yield);
 	return sched_yield();
 }

@@ -25,6 +25,7 @@
 /* The wait family and the sigwait family are cancellation points. */
 EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
 {
+	STEP_ASIDE_FORWARD(wait4, pid, status, options, ru);
 	if (options & WNOHANG) {
 		sched_cancel_point();
 		return (pid_t)sys_ret(raw_syscall(SYS_wait4, pid, status, options, ru));
@@ -34,21 +35,25 @@ EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
 
 EXPORT pid_t waitpid(pid_t pid, int *status, int options)
 {
+	STEP_ASIDE_FORWARD(waitpid, pid, status, options);
 	return wait4(pid, status, options, NULL);
 }
 
 EXPORT pid_t wait(int *status)
 {
+	STEP_ASIDE_FORWARD(wait, status);
 	return wait4(-1, status, 0, NULL);
 }
 
 EXPORT pid_t wait3(int *status, int options, struct rusage *ru)
 {
+	STEP_ASIDE_FORWARD(wait3, status, options, ru);
 	return wait4(-1, status, options, ru);
 }
 
 EXPORT int waitid(idtype_t type, id_t id, siginfo_t *info, int options)
 {
+	STEP_ASIDE_FORWARD(waitid, type, id, info, options);
 	if (options & WNOHANG) {
 		sched_cancel_point();
 		return (int)sys_ret(raw_syscall(SYS_waitid, type, id, info, options, NULL, 0));
@@ -58,6 +63,7 @@ EXPORT int waitid(idtype_t type, id_t id, siginfo_t *info, int options)
 
 EXPORT int flock(int fd, int op)
 {
+	STEP_ASIDE_FORWARD(flock, fd, op);
 	if (op & LOCK_NB)
 		return (int)sys_ret(raw_syscall(SYS_flock, fd, op));
 	return (int)sys_ret(HANDED_OFF(raw_syscall(SYS_flock, fd, op)));
@@ -105,6 +111,7 @@ static long sigtimedwait_raw(const sigset_t *set, siginfo_t *info, const struct 
  * poke of gmpt's) makes it wait again, as glibc's does. */
 EXPORT int sigwait(const sigset_t *set, int *sig)
 {
+	STEP_ASIDE_FORWARD(sigwait, set, sig);
 	siginfo_t si;
 	long r;
 	do
@@ -118,11 +125,13 @@ EXPORT int sigwait(const sigset_t *set, int *sig)
 
 EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
 {
+	STEP_ASIDE_FORWARD(sigwaitinfo, set, info);
 	return (int)sys_ret(sigtimedwait_raw(set, info, NULL));
 }
 
 EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *t)
 {
+	STEP_ASIDE_FORWARD(sigtimedwait, set, info, t);
 	return (int)sys_ret(sigtimedwait_raw(set, info, t));
 }
 
@@ -153,6 +162,7 @@ static int suspend_until_signal(const sigset_t *wait_mask)
 
 EXPORT int pause(void)
 {
+	STEP_ASIDE_FORWARD(pause);
 	sigset_t now;
 	raw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &now, _NSIG / 8);
 	return suspend_until_signal(&now);
@@ -160,38 +170,45 @@ EXPORT int pause(void)
 
 EXPORT int sigsuspend(const sigset_t *mask)
 {
+	STEP_ASIDE_FORWARD(sigsuspend, mask);
 	return suspend_until_signal(mask);
 }
 
 EXPORT int system(const char *cmd)
 {
+	STEP_ASIDE_FORWARD(system, cmd);
 	return HANDED_OFF(REAL(system_fn, system)(cmd));
 }
 
 EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
 		       struct addrinfo **res)
 {
+	STEP_ASIDE_FORWARD(getaddrinfo, node, service, hints, res);
 	return HANDED_OFF(REAL(getaddrinfo_fn, getaddrinfo)(node, service, hints, res));
 }
 
 EXPORT struct hostent *gethostbyname(const char *name)
 {
+	STEP_ASIDE_FORWARD(gethostbyname, name);
 	return HANDED_OFF(REAL(gethostbyname_fn, gethostbyname)(name));
 }
 
 EXPORT struct hostent *gethostbyname2(const char *name, int af)
 {
+	STEP_ASIDE_FORWARD(gethostbyname2, name, af);
 	return HANDED_OFF(REAL(gethostbyname2_fn, gethostbyname2)(name, af));
 }
 
 EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int type)
 {
+	STEP_ASIDE_FORWARD(gethostbyaddr, addr, len, type);
 	return HANDED_OFF(REAL(gethostbyaddr_fn, gethostbyaddr)(addr, len, type));
 }
 
 EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t len,
 			   struct hostent **result, int *herr)
 {
+	STEP_ASIDE_FORWARD(gethostbyname_r, name, ret, buf, len, result, herr);
 	return HANDED_OFF(
 	    REAL(gethostbyname_r_fn, gethostbyname_r)(name, ret, buf, len, result, herr));
 }
@@ -199,6 +216,7 @@ EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, siz
 EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf, size_t len,
 			    struct hostent **result, int *herr)
 {
+	STEP_ASIDE_FORWARD(gethostbyname2_r, name, af, ret, buf, len, result, herr);
 	return HANDED_OFF(
 	    REAL(gethostbyname2_r_fn, gethostbyname2_r)(name, af, ret, buf, len, result, herr));
 }
@@ -206,6 +224,7 @@ EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char 
 EXPORT int gethostbyaddr_r(const void *addr, socklen_t alen, int type, struct hostent *ret,
 			   char *buf, size_t len, struct hostent **result, int *herr)
 {
+	STEP_ASIDE_FORWARD(gethostbyaddr_r, addr, alen, type, ret, buf, len, result, herr);
 	return HANDED_OFF(REAL(gethostbyaddr_r_fn, gethostbyaddr_r)(addr, alen, type, ret, buf, len,
 								    result, herr));
 }

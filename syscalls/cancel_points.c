@@ -41,6 +41,7 @@ EXPORT int open(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 	OPEN_MODE(flags, mode);
+	STEP_ASIDE_FORWARD(open, path, flags, mode);
 	return open_at(AT_FDCWD, path, flags, mode);
 }
 EXPORT int open64(const char *path, int flags, ...) __attribute__((alias("open")));
@@ -49,12 +50,14 @@ EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 	OPEN_MODE(flags, mode);
+	STEP_ASIDE_FORWARD(openat, dirfd, path, flags, mode);
 	return open_at(dirfd, path, flags, mode);
 }
 EXPORT int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
 
 EXPORT int creat(const char *path, mode_t mode)
 {
+	STEP_ASIDE_FORWARD(creat, path, mode);
 	return open_at(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
 }
 EXPORT int creat64(const char *path, mode_t mode) __attribute__((alias("creat")));
@@ -63,6 +66,7 @@ EXPORT int creat64(const char *path, mode_t mode) __attribute__((alias("creat"))
  * not needed, and glibc aborts if the flags did need one. */
 EXPORT int __open_2(const char *path, int flags)
 {
+	STEP_ASIDE_FORWARD(__open_2, path, flags);
 	if (flags & O_CREAT || (flags & O_TMPFILE) == O_TMPFILE)
 		__builtin_trap(); /* glibc's __fortify_fail: open with O_CREAT needs a mode */
 	return open_at(AT_FDCWD, path, flags, 0);
@@ -71,6 +75,7 @@ EXPORT int __open64_2(const char *path, int flags) __attribute__((alias("__open_
 
 EXPORT int __openat_2(int dirfd, const char *path, int flags)
 {
+	STEP_ASIDE_FORWARD(__openat_2, dirfd, path, flags);
 	if (flags & O_CREAT || (flags & O_TMPFILE) == O_TMPFILE)
 		__builtin_trap();
 	return open_at(dirfd, path, flags, 0);
@@ -80,16 +85,19 @@ EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 
 EXPORT int fsync(int fd)
 {
+	STEP_ASIDE_FORWARD(fsync, fd);
 	return (int)sys_ret(sys_cancelable(SYS_fsync, fd));
 }
 
 EXPORT int fdatasync(int fd)
 {
+	STEP_ASIDE_FORWARD(fdatasync, fd);
 	return (int)sys_ret(sys_cancelable(SYS_fdatasync, fd));
 }
 
 EXPORT int msync(void *addr, size_t len, int flags)
 {
+	STEP_ASIDE_FORWARD(msync, addr, len, flags);
 	return (int)sys_ret(sys_cancelable(SYS_msync, addr, len, flags));
 }
 
@@ -97,6 +105,7 @@ EXPORT int msync(void *addr, size_t len, int flags)
  * to drain and sends no break. */
 EXPORT int tcdrain(int fd)
 {
+	STEP_ASIDE_FORWARD(tcdrain, fd);
 	return (int)sys_ret(sys_cancelable_blocking(SYS_ioctl, fd, TCSBRK, 1));
 }
 
@@ -106,6 +115,7 @@ EXPORT int tcdrain(int fd)
 typedef int (*lockf_fn)(int, int, off_t);
 EXPORT int lockf(int fd, int cmd, off_t len)
 {
+	STEP_ASIDE_FORWARD(lockf, fd, cmd, len);
 	if (cmd != F_LOCK)
 		return REAL(lockf_fn, lockf)(fd, cmd, len);
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_CUR, .l_start = 0, .l_len = len};
@@ -115,6 +125,7 @@ EXPORT int lockf64(int fd, int cmd, off_t len) __attribute__((alias("lockf")));
 
 EXPORT ssize_t msgrcv(int id, void *msg, size_t size, long type, int flags)
 {
+	STEP_ASIDE_FORWARD(msgrcv, id, msg, size, type, flags);
 	if (flags & IPC_NOWAIT) {
 		sched_cancel_point();
 		return sys_ret(raw_syscall(SYS_msgrcv, id, msg, size, type, flags));
@@ -124,6 +135,7 @@ EXPORT ssize_t msgrcv(int id, void *msg, size_t size, long type, int flags)
 
 EXPORT int msgsnd(int id, const void *msg, size_t size, int flags)
 {
+	STEP_ASIDE_FORWARD(msgsnd, id, msg, size, flags);
 	if (flags & IPC_NOWAIT) {
 		sched_cancel_point();
 		return (int)sys_ret(raw_syscall(SYS_msgsnd, id, msg, size, flags));
@@ -149,21 +161,25 @@ static long mq_receive_raw(mqd_t q, char *msg, size_t len, unsigned *prio,
 EXPORT int mq_timedsend(mqd_t q, const char *msg, size_t len, unsigned prio,
 			const struct timespec *abs)
 {
+	STEP_ASIDE_FORWARD(mq_timedsend, q, msg, len, prio, abs);
 	return (int)sys_ret(mq_send_raw(q, msg, len, prio, abs));
 }
 
 EXPORT ssize_t mq_timedreceive(mqd_t q, char *msg, size_t len, unsigned *prio,
 			       const struct timespec *abs)
 {
+	STEP_ASIDE_FORWARD(mq_timedreceive, q, msg, len, prio, abs);
 	return sys_ret(mq_receive_raw(q, msg, len, prio, abs));
 }
 
 EXPORT int mq_send(mqd_t q, const char *msg, size_t len, unsigned prio)
 {
+	STEP_ASIDE_FORWARD(mq_send, q, msg, len, prio);
 	return (int)sys_ret(mq_send_raw(q, msg, len, prio, NULL));
 }
 
 EXPORT ssize_t mq_receive(mqd_t q, char *msg, size_t len, unsigned *prio)
 {
+	STEP_ASIDE_FORWARD(mq_receive, q, msg, len, prio);
 	return sys_ret(mq_receive_raw(q, msg, len, prio, NULL));
 }

@@ -51,33 +51,41 @@ typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t 
 
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
+	STEP_ASIDE_FORWARD(execve, path, argv, envp);
 	restore_blocking(false);
 	return REAL(execve_fn, execve)(path, argv, envp);
 }
 
 EXPORT int execv(const char *path, char *const argv[])
 {
+	STEP_ASIDE_FORWARD(execv, path, argv);
 	return execve(path, argv, environ);
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
+	STEP_ASIDE_FORWARD(execvpe, file, argv, envp);
 	restore_blocking(false);
 	return REAL(execvpe_fn, execvpe)(file, argv, envp);
 }
 
 EXPORT int execvp(const char *file, char *const argv[])
 {
+	STEP_ASIDE_FORWARD(execvp, file, argv);
 	return execvpe(file, argv, environ);
 }
 
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
+	STEP_ASIDE_FORWARD(fexecve, fd, argv, envp);
 	restore_blocking(false);
 	return REAL(fexecve_fn, fexecve)(fd, argv, envp);
 }
 
-/* The execl family: collect the variadic arguments into an argv. */
+/* The execl family: collect the variadic arguments into an argv, and
+ * exec with the vector form (as glibc's execl does). Variadic arguments
+ * cannot be passed on, so these do not forward when gmpt steps aside:
+ * execve and execvpe do, and the result is glibc's. */
 #define COLLECT_ARGS(arg0, ap, argv)                                                               \
 	do {                                                                                       \
 		size_t n_ = 1;                                                                     \
@@ -126,6 +134,7 @@ EXPORT int execle(const char *path, const char *arg, ...)
 EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 		       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
+	STEP_ASIDE_FORWARD(posix_spawn, pid, path, fa, attr, argv, envp);
 	restore_blocking(true);
 	return REAL(spawn_fn, posix_spawn)(pid, path, fa, attr, argv, envp);
 }
@@ -133,6 +142,7 @@ EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_acti
 EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
+	STEP_ASIDE_FORWARD(posix_spawnp, pid, file, fa, attr, argv, envp);
 	restore_blocking(true);
 	return REAL(spawn_fn, posix_spawnp)(pid, file, fa, attr, argv, envp);
 }

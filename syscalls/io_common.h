@@ -17,6 +17,7 @@
 
 #include "arch/syscall.h"
 #include "sched/sched.h"
+#include "sched/step_aside.h"
 #include "syscalls/fdtab.h"
 
 #include <errno.h>

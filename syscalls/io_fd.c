@@ -31,6 +31,7 @@ static bool ours(int fd)
 
 EXPORT int close(int fd)
 {
+	STEP_ASIDE_FORWARD(close, fd);
 	/* A cancellation point, acting before anything is closed (close
 	 * does not block, so nothing is stopped half-way). */
 	sched_cancel_point();
@@ -42,6 +43,7 @@ EXPORT int close(int fd)
 
 EXPORT int dup(int fd)
 {
+	STEP_ASIDE_FORWARD(dup, fd);
 	long r = raw_syscall(SYS_dup, fd);
 	if (r >= 0)
 		fdtab_dup(fd, (int)r);
@@ -87,11 +89,13 @@ static long dup_onto(long nr, int oldfd, int newfd, int flags)
 
 EXPORT int dup3(int oldfd, int newfd, int flags)
 {
+	STEP_ASIDE_FORWARD(dup3, oldfd, newfd, flags);
 	return (int)sys_ret(dup_onto(SYS_dup3, oldfd, newfd, flags));
 }
 
 EXPORT int dup2(int oldfd, int newfd)
 {
+	STEP_ASIDE_FORWARD(dup2, oldfd, newfd);
 	return (int)sys_ret(dup_onto(SYS_dup2, oldfd, newfd, 0));
 }
 
@@ -101,6 +105,7 @@ EXPORT int fcntl(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	long arg = va_arg(ap, long);
 	va_end(ap);
+	STEP_ASIDE_FORWARD(fcntl, fd, cmd, arg);
 	struct fdinfo *fi;
 	long r;
 	switch (cmd) {
@@ -140,6 +145,7 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 	va_start(ap, req);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
+	STEP_ASIDE_FORWARD(ioctl, fd, req, arg);
 	if (req == FIONBIO && ours(fd)) {
 		/* Recorded, not passed on: underneath it stays non-blocking. */
 		int on;
@@ -167,6 +173,7 @@ static int created2(long r, int fds[2], bool nonblock, bool stream)
 
 EXPORT int pipe2(int fds[2], int flags)
 {
+	STEP_ASIDE_FORWARD(pipe2, fds, flags);
 	int extra = sched_ready() ? O_NONBLOCK : 0;
 	long r = raw_syscall(SYS_pipe2, fds, flags | extra);
 	return created2(r, fds, flags & O_NONBLOCK, !(flags & O_DIRECT));
@@ -174,6 +181,7 @@ EXPORT int pipe2(int fds[2], int flags)
 
 EXPORT int pipe(int fds[2])
 {
+	STEP_ASIDE_FORWARD(pipe, fds);
 	return pipe2(fds, 0);
 }
 
@@ -186,12 +194,14 @@ static int created1(long r, bool nonblock)
 
 EXPORT int eventfd(unsigned int initval, int flags)
 {
+	STEP_ASIDE_FORWARD(eventfd, initval, flags);
 	int extra = sched_ready() ? EFD_NONBLOCK : 0;
 	return created1(raw_syscall(SYS_eventfd2, initval, flags | extra), flags & EFD_NONBLOCK);
 }
 
 EXPORT int timerfd_create(int clockid, int flags)
 {
+	STEP_ASIDE_FORWARD(timerfd_create, clockid, flags);
 	int extra = sched_ready() ? TFD_NONBLOCK : 0;
 	return created1(raw_syscall(SYS_timerfd_create, clockid, flags | extra),
 			flags & TFD_NONBLOCK);
@@ -199,6 +209,7 @@ EXPORT int timerfd_create(int clockid, int flags)
 
 EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
 {
+	STEP_ASIDE_FORWARD(signalfd, fd, mask, flags);
 	if (fd != -1) /* changes the mask of an existing signalfd */
 		return (int)sys_ret(raw_syscall(SYS_signalfd4, fd, mask, _NSIG / 8, flags));
 	int extra = sched_ready() ? SFD_NONBLOCK : 0;
@@ -208,12 +219,14 @@ EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
 
 EXPORT int inotify_init1(int flags)
 {
+	STEP_ASIDE_FORWARD(inotify_init1, flags);
 	int extra = sched_ready() ? IN_NONBLOCK : 0;
 	return created1(raw_syscall(SYS_inotify_init1, flags | extra), flags & IN_NONBLOCK);
 }
 
 EXPORT int inotify_init(void)
 {
+	STEP_ASIDE_FORWARD(inotify_init);
 	return inotify_init1(0);
 }
 
@@ -221,11 +234,13 @@ EXPORT int inotify_init(void)
  * fd's O_NONBLOCK does not matter to epoll_wait, so nothing to set. */
 EXPORT int epoll_create1(int flags)
 {
+	STEP_ASIDE_FORWARD(epoll_create1, flags);
 	return created1(raw_syscall(SYS_epoll_create1, flags), false);
 }
 
 EXPORT int epoll_create(int size)
 {
+	STEP_ASIDE_FORWARD(epoll_create, size);
 	if (size <= 0)
 		return (int)sys_ret(-EINVAL);
 	return epoll_create1(0);
@@ -279,6 +294,7 @@ typedef int (*fileno_fn)(FILE *);
 
 EXPORT FILE *fdopen(int fd, const char *mode)
 {
+	STEP_ASIDE_FORWARD(fdopen, fd, mode);
 	if (!ours(fd) || !mode)
 		return REAL(fdopen_fn, fdopen)(fd, mode);
 	long fl = raw_syscall(SYS_fcntl, fd, F_GETFL);
@@ -328,12 +344,14 @@ static int cookie_fd(FILE *f)
 
 EXPORT int fileno(FILE *f)
 {
+	STEP_ASIDE_FORWARD(fileno, f);
 	int fd = cookie_fd(f);
 	return fd >= 0 ? fd : REAL(fileno_fn, fileno)(f);
 }
 
 EXPORT int fileno_unlocked(FILE *f)
 {
+	STEP_ASIDE_FORWARD(fileno_unlocked, f);
 	int fd = cookie_fd(f);
 	return fd >= 0 ? fd : REAL(fileno_fn, fileno_unlocked)(f);
 }
@@ -344,6 +362,7 @@ typedef int (*fclose_fn)(FILE *);
  * (a poll or operation in flight would keep the file open). */
 EXPORT int fclose(FILE *f)
 {
+	STEP_ASIDE_FORWARD(fclose, f);
 	if (f && cookie_fd(f) < 0) {
 		int fd = REAL(fileno_fn, fileno)(f);
 		if (fd >= 0)

@@ -73,6 +73,7 @@ static struct fdinfo *parkable(int fd, int flags)
 EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
 			socklen_t *addrlen)
 {
+	STEP_ASIDE_FORWARD(recvfrom, fd, buf, n, flags, addr, addrlen);
 	struct fdinfo *fi = parkable(fd, flags);
 	if (!fi)
 		return sys_ret(sys_cancelable(SYS_recvfrom, fd, buf, n, flags, addr, addrlen));
@@ -97,11 +98,13 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr 
 
 EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
+	STEP_ASIDE_FORWARD(recv, fd, buf, n, flags);
 	return recvfrom(fd, buf, n, flags, NULL, NULL);
 }
 
 EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
+	STEP_ASIDE_FORWARD(__recv_chk, fd, buf, n, buflen, flags);
 	if (n > buflen)
 		__builtin_trap();
 	return recvfrom(fd, buf, n, flags, NULL, NULL);
@@ -110,6 +113,7 @@ EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
 			      struct sockaddr *addr, socklen_t *addrlen)
 {
+	STEP_ASIDE_FORWARD(__recvfrom_chk, fd, buf, n, buflen, flags, addr, addrlen);
 	if (n > buflen)
 		__builtin_trap();
 	return recvfrom(fd, buf, n, flags, addr, addrlen);
@@ -118,6 +122,7 @@ EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int fl
 EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
 		      socklen_t addrlen)
 {
+	STEP_ASIDE_FORWARD(sendto, fd, buf, n, flags, addr, addrlen);
 	struct fdinfo *fi = parkable(fd, flags);
 	if (!fi)
 		return sys_ret(sys_cancelable(SYS_sendto, fd, buf, n, flags, addr, addrlen));
@@ -140,6 +145,7 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct
 
 EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
+	STEP_ASIDE_FORWARD(send, fd, buf, n, flags);
 	return sendto(fd, buf, n, flags, NULL, 0);
 }
 
@@ -163,6 +169,7 @@ static long adopt_rights(long r, struct msghdr *msg)
 
 EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
+	STEP_ASIDE_FORWARD(recvmsg, fd, msg, flags);
 	struct fdinfo *fi = parkable(fd, flags);
 	if (!fi)
 		return sys_ret(adopt_rights(sys_cancelable(SYS_recvmsg, fd, msg, flags), msg));
@@ -172,6 +179,7 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
+	STEP_ASIDE_FORWARD(sendmsg, fd, msg, flags);
 	struct fdinfo *fi = parkable(fd, flags);
 	if (!fi)
 		return sys_ret(sys_cancelable(SYS_sendmsg, fd, msg, flags));
@@ -215,6 +223,7 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 EXPORT int recvmmsg(int fd, struct mmsghdr *msgs, unsigned vlen, int flags,
 		    struct timespec *timeout)
 {
+	STEP_ASIDE_FORWARD(recvmmsg, fd, msgs, vlen, flags, timeout);
 	struct fdinfo *fi = parkable(fd, flags);
 	if (!fi)
 		return (int)sys_ret(sys_cancelable(SYS_recvmmsg, fd, msgs, vlen, flags, timeout));
@@ -251,6 +260,7 @@ EXPORT int recvmmsg(int fd, struct mmsghdr *msgs, unsigned vlen, int flags,
 
 EXPORT int sendmmsg(int fd, struct mmsghdr *msgs, unsigned vlen, int flags)
 {
+	STEP_ASIDE_FORWARD(sendmmsg, fd, msgs, vlen, flags);
 	struct fdinfo *fi = parkable(fd, flags);
 	if (!fi)
 		return (int)sys_ret(sys_cancelable(SYS_sendmmsg, fd, msgs, vlen, flags));

@@ -194,6 +194,7 @@ static int do_poll(struct pollfd *fds, nfds_t n, int64_t deadline, bool forever,
 
 EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
+	STEP_ASIDE_FORWARD(poll, fds, n, timeout);
 	int64_t deadline = timeout > 0 ? nanotime() + (int64_t)timeout * 1000000 : -1;
 	int r = do_poll(fds, n, deadline, timeout < 0, NULL);
 	if (r != -2)
@@ -205,6 +206,7 @@ EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 
 EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
 {
+	STEP_ASIDE_FORWARD(__poll_chk, fds, n, timeout, fdslen);
 	if (fdslen / sizeof *fds < n)
 		__builtin_trap();
 	return poll(fds, n, timeout);
@@ -212,6 +214,7 @@ EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
 
 EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask)
 {
+	STEP_ASIDE_FORWARD(ppoll, fds, n, tmo, mask);
 	if (tmo && !timespec_valid(tmo))
 		return (int)sys_ret(-EINVAL);
 	bool zero = tmo && tmo->tv_sec == 0 && tmo->tv_nsec == 0;
@@ -229,6 +232,7 @@ EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const
 EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
 		       const sigset_t *mask, size_t fdslen)
 {
+	STEP_ASIDE_FORWARD(__ppoll_chk, fds, n, tmo, mask, fdslen);
 	if (fdslen / sizeof *fds < n)
 		__builtin_trap();
 	return ppoll(fds, n, tmo, mask);
@@ -295,6 +299,7 @@ static int do_select(int nfds, fd_set *r, fd_set *w, fd_set *e, int64_t deadline
 
 EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
+	STEP_ASIDE_FORWARD(select, nfds, r, w, e, tv);
 	if (tv && (tv->tv_sec < 0 || tv->tv_usec < 0 || tv->tv_usec >= 1000000))
 		return (int)sys_ret(-EINVAL);
 	if (!sched_current()) {
@@ -331,6 +336,7 @@ EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *tmo,
 		   const sigset_t *mask)
 {
+	STEP_ASIDE_FORWARD(pselect, nfds, r, w, e, tmo, mask);
 	if (tmo && !timespec_valid(tmo))
 		return (int)sys_ret(-EINVAL);
 	if (!sched_current()) {
@@ -378,6 +384,7 @@ static int do_epoll_wait(int epfd, struct epoll_event *ev, int max, int64_t dead
 
 EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
 {
+	STEP_ASIDE_FORWARD(epoll_pwait, epfd, ev, max, timeout, mask);
 	if (sched_current() && timeout != 0 && max > 0) {
 		int64_t deadline = timeout > 0 ? nanotime() + (int64_t)timeout * 1000000 : 0;
 		int r = do_epoll_wait(epfd, ev, max, deadline, timeout < 0, mask);
@@ -390,12 +397,14 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, c
 
 EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 {
+	STEP_ASIDE_FORWARD(epoll_wait, epfd, ev, max, timeout);
 	return epoll_pwait(epfd, ev, max, timeout, NULL);
 }
 
 EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *tmo,
 			const sigset_t *mask)
 {
+	STEP_ASIDE_FORWARD(epoll_pwait2, epfd, ev, max, tmo, mask);
 	if (tmo && !timespec_valid(tmo))
 		return (int)sys_ret(-EINVAL);
 	bool zero = tmo && tmo->tv_sec == 0 && tmo->tv_nsec == 0;

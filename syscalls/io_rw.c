@@ -49,6 +49,7 @@ static long writev_attempt(void *p)
 
 EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
+	STEP_ASIDE_FORWARD(read, fd, buf, n);
 	struct fdinfo *fi = fdtab_parkable(fd);
 	if (!fi)
 		return sys_ret(sys_cancelable(SYS_read, fd, buf, n));
@@ -59,6 +60,7 @@ EXPORT ssize_t read(int fd, void *buf, size_t n)
 
 EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
+	STEP_ASIDE_FORWARD(__read_chk, fd, buf, n, buflen);
 	if (n > buflen)
 		__builtin_trap(); /* glibc's __chk_fail: a buffer overflow */
 	return read(fd, buf, n);
@@ -66,6 +68,7 @@ EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 
 EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
+	STEP_ASIDE_FORWARD(readv, fd, iov, iovcnt);
 	struct fdinfo *fi = fdtab_parkable(fd);
 	if (!fi)
 		return sys_ret(sys_cancelable(SYS_readv, fd, iov, iovcnt));
@@ -77,6 +80,7 @@ EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 
 EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
+	STEP_ASIDE_FORWARD(write, fd, buf, n);
 	struct fdinfo *fi = fdtab_parkable(fd);
 	if (!fi)
 		return sys_ret(sys_cancelable(SYS_write, fd, buf, n));
@@ -96,6 +100,7 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n)
 
 EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
+	STEP_ASIDE_FORWARD(writev, fd, iov, iovcnt);
 	struct fdinfo *fi = fdtab_parkable(fd);
 	if (!fi)
 		return sys_ret(sys_cancelable(SYS_writev, fd, iov, iovcnt));
@@ -135,12 +140,14 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 
 EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
+	STEP_ASIDE_FORWARD(pread, fd, buf, n, off);
 	return sys_ret(sys_cancelable(SYS_pread64, fd, buf, n, off));
 }
 EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off) __attribute__((alias("pread")));
 
 EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
 {
+	STEP_ASIDE_FORWARD(__pread_chk, fd, buf, n, off, buflen);
 	if (n > buflen)
 		__builtin_trap();
 	return pread(fd, buf, n, off);
@@ -150,6 +157,7 @@ EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t bufl
 
 EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
+	STEP_ASIDE_FORWARD(pwrite, fd, buf, n, off);
 	return sys_ret(sys_cancelable(SYS_pwrite64, fd, buf, n, off));
 }
 EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
@@ -159,6 +167,7 @@ EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
  * high half is 0. */
 EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 {
+	STEP_ASIDE_FORWARD(preadv, fd, iov, cnt, off);
 	return sys_ret(sys_cancelable(SYS_preadv, fd, iov, cnt, off, 0, 0));
 }
 EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
@@ -166,6 +175,7 @@ EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
 
 EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
+	STEP_ASIDE_FORWARD(pwritev, fd, iov, cnt, off);
 	return sys_ret(sys_cancelable(SYS_pwritev, fd, iov, cnt, off, 0, 0));
 }
 EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)

@@ -15,6 +15,7 @@ static bool is_stream(int type)
 
 EXPORT int socket(int domain, int type, int protocol)
 {
+	STEP_ASIDE_FORWARD(socket, domain, type, protocol);
 	if (!sched_ready())
 		return (int)sys_ret(raw_syscall(SYS_socket, domain, type, protocol));
 	long fd = raw_syscall(SYS_socket, domain, type | SOCK_NONBLOCK, protocol);
@@ -25,6 +26,7 @@ EXPORT int socket(int domain, int type, int protocol)
 
 EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 {
+	STEP_ASIDE_FORWARD(socketpair, domain, type, protocol, sv);
 	if (!sched_ready())
 		return (int)sys_ret(raw_syscall(SYS_socketpair, domain, type, protocol, sv));
 	long r = raw_syscall(SYS_socketpair, domain, type | SOCK_NONBLOCK, protocol, sv);
@@ -52,6 +54,7 @@ static long accept_attempt(void *p)
 
 EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
+	STEP_ASIDE_FORWARD(accept4, fd, addr, len, flags);
 	struct fdinfo *fi = fdtab_parkable(fd);
 	long r;
 	if (!fi) {
@@ -80,6 +83,7 @@ EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 
 EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
+	STEP_ASIDE_FORWARD(accept, fd, addr, len);
 	return accept4(fd, addr, len, 0);
 }
 
@@ -93,6 +97,7 @@ static bool writable_now(int fd)
 
 EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
+	STEP_ASIDE_FORWARD(connect, fd, addr, len);
 	struct fdinfo *fi = fdtab_parkable(fd);
 	if (!fi)
 		return (int)sys_ret(sys_cancelable(SYS_connect, fd, addr, len));
@@ -130,6 +135,7 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
+	STEP_ASIDE_FORWARD(setsockopt, fd, level, name, val, len);
 	long r = raw_syscall(SYS_setsockopt, fd, level, name, val, len, 0);
 	if (r == 0 && level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO) &&
 	    len >= (socklen_t)sizeof(struct timeval)) {

@@ -43,6 +43,7 @@ static long xfer(int in, int out, struct xfer_ctx *c)
 
 EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
 {
+	STEP_ASIDE_FORWARD(sendfile, out, in, off, n);
 	struct xfer_ctx c = {SYS_sendfile, {out, in, (long)off, (long)n, 0, 0}};
 	return sys_ret(xfer(in, out, &c));
 }
@@ -51,6 +52,7 @@ EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t n) __attribute__((
 EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t n,
 		      unsigned int flags)
 {
+	STEP_ASIDE_FORWARD(splice, in, off_in, out, off_out, n, flags);
 	struct xfer_ctx c = {SYS_splice, {in, (long)off_in, out, (long)off_out, (long)n, flags}};
 	if (flags & SPLICE_F_NONBLOCK)
 		return sys_ret(xfer_attempt(&c));

@@ -21,6 +21,8 @@
 	{                                                                                          \
 		typedef int(*name##_fn) params;                                                    \
 		name##_fn real = REAL(name##_fn, name);                                            \
+		if (step_aside())                                                                  \
+			return real args;                                                          \
 		void *tls = sched_tls_enter_kernel_thread();                                       \
 		int ret_ = real args;                                                              \
 		sched_tls_leave_kernel_thread(tls);                                                \

@@ -6,6 +6,7 @@
  * gmpt did not create) the real system call is made. Signals cannot
  * interrupt a parked G yet, so these never fail with EINTR. */
 #include "sched/sched.h"
+#include "sched/step_aside.h"
 #include "syscalls/deadline.h"
 #include "sched/real.h"
 
@@ -54,6 +55,7 @@ static void remaining(int64_t deadline, struct timespec *rem)
 
 EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *req, struct timespec *rem)
 {
+	STEP_ASIDE_FORWARD(clock_nanosleep, c, flags, req, rem);
 	if (!sched_current() || !deadline_clock_supported(c))
 		return sleep_in_kernel(c, flags, req, rem);
 	if (!timespec_valid(req))
@@ -78,6 +80,7 @@ EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *req, s
 
 EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
+	STEP_ASIDE_FORWARD(nanosleep, req, rem);
 	if (!sched_current())
 		return REAL(nanosleep_fn, nanosleep)(req, rem);
 	if (!timespec_valid(req) || req->tv_sec < 0) {
@@ -96,12 +99,14 @@ EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 
 EXPORT int usleep(useconds_t usec)
 {
+	STEP_ASIDE_FORWARD(usleep, usec);
 	struct timespec ts = {usec / 1000000, (long)(usec % 1000000) * 1000};
 	return nanosleep(&ts, NULL);
 }
 
 EXPORT unsigned int sleep(unsigned int seconds)
 {
+	STEP_ASIDE_FORWARD(sleep, seconds);
 	struct timespec ts = {seconds, 0};
 	if (nanosleep(&ts, &ts) == 0)
 		return 0;

@@ -8,6 +8,7 @@
  * do the FUTEX_WAKE. Every other system call goes straight to the kernel. */
 #include "arch/syscall.h"
 #include "sched/sched.h"
+#include "sched/step_aside.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -38,6 +39,7 @@ EXPORT long syscall(long nr, ...)
 	for (int i = 0; i < 6; i++)
 		a[i] = va_arg(ap, long);
 	va_end(ap);
+	STEP_ASIDE_FORWARD(syscall, nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 
 	bool blocks = nr == SYS_futex && futex_op_blocks(a[1]);
 	if (blocks)
