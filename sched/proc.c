@@ -1721,6 +1721,7 @@ void sched_init(const struct sched_config *cfg)
 		trace_init(cfg->trace_fd, m0, g);
 	preempt_init();
 	kblock_init();
+	sched_vfork_init();
 	sysmon_start();
 	pthread_atfork(NULL, NULL, sched_after_fork_child);
 	if (sched.tls_per_g)

@@ -371,6 +371,8 @@ static inline struct m *m_self(void)
 }
 void handoffp(struct p *pp);
 void m_set_self(struct m *m);
+/* Sets vfork's hooks (sched/vfork.c). */
+void sched_vfork_init(void);
 
 /* ---- pinning the P (the M's side of kblock.c) ----
  *

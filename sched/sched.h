@@ -69,6 +69,20 @@ static inline struct g *sched_current(void)
 	return m ? m->curg : NULL;
 }
 
+/* In the child of vfork, which runs on its parent's memory and TLS until
+ * it execs or exits (sched/vfork.c): it is no G (sched_m_head is NULL
+ * there), and it must leave gmpt's state as it found it, the fd table
+ * included. Read through %fs every time, as sched_m_head. */
+static inline bool sched_in_vfork_child(void)
+{
+	uint64_t addr;
+	uint8_t v;
+	__asm__ volatile("movq gmpt_tls_vfork_child@gottpoff(%%rip), %1\n\t"
+			 "movb %%fs:(%1), %0"
+			 : "=q"(v), "=r"(addr));
+	return v != 0;
+}
+
 /* sched_g_ext(sched_current()), or NULL outside any G. */
 static inline void *sched_current_ext(void)
 {

@@ -40,6 +40,8 @@ static bool restore_one(int fd, struct fdinfo *fi, void *mark)
 
 static void restore_blocking(bool mark)
 {
+	/* A vfork child's posix_spawn must not write its parent's table. */
+	mark = mark && !sched_in_vfork_child();
 	fdtab_for_each(restore_one, &mark);
 }
 
