@@ -83,6 +83,15 @@ static inline bool sched_in_vfork_child(void)
 	return v != 0;
 }
 
+/* Around a system call that makes a child sharing this thread's memory
+ * and TLS until it execs or exits, the parent stopped meanwhile (vfork,
+ * clone with CLONE_VM | CLONE_VFORK): before in the parent, child first
+ * thing in the child, parent in the parent once the call returned. errno
+ * is preserved by before. */
+void sched_vfork_before(void);
+void sched_vfork_child(void);
+void sched_vfork_parent(void);
+
 /* sched_g_ext(sched_current()), or NULL outside any G. */
 static inline void *sched_current_ext(void)
 {

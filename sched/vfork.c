@@ -37,7 +37,7 @@ __thread bool gmpt_tls_vfork_child __attribute__((tls_model("initial-exec"), vis
 static __thread struct m *vfork_saved_m __attribute__((tls_model("initial-exec")));
 static __thread uint64_t vfork_saved_mask __attribute__((tls_model("initial-exec")));
 
-static void vfork_before(void)
+void sched_vfork_before(void)
 {
 	int e = errno;
 	uint64_t all = ~(uint64_t)0, old = 0;
@@ -48,7 +48,7 @@ static void vfork_before(void)
 	errno = e;
 }
 
-static void vfork_child(void)
+void sched_vfork_child(void)
 {
 	m_set_self(NULL);
 	gmpt_tls_vfork_child = true;
@@ -56,13 +56,18 @@ static void vfork_child(void)
 	raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof mask);
 }
 
-static long vfork_parent(long raw)
+void sched_vfork_parent(void)
 {
 	m_set_self(vfork_saved_m);
 	gmpt_tls_vfork_child = false;
 	uint64_t mask = vfork_saved_mask;
 	raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof mask);
 	sched_exit_syscall();
+}
+
+static long vfork_parent(long raw)
+{
+	sched_vfork_parent();
 	if (raw < 0 && raw > -4096) {
 		errno = (int)-raw;
 		return -1;
@@ -71,8 +76,8 @@ static long vfork_parent(long raw)
 }
 
 static const struct arch_vfork_hooks hooks = {
-    .before = vfork_before,
-    .child = vfork_child,
+    .before = sched_vfork_before,
+    .child = sched_vfork_child,
     .parent = vfork_parent,
 };
 

@@ -7,12 +7,21 @@
  *      the exec'd program must see blocking stdin and stdout, as natively;
  *   b: the child writes to a pipe and _exits; afterwards the parent still
  *      waits for pipes normally (a read woken by another thread's write);
- *   c: both from a second thread, with threads running.
+ *   c: both from a second thread, with threads running;
+ *   d: posix_spawn with file actions that dup2 close-on-exec pipe ends
+ *      onto the spawned program's stdin and stdout (its child is glibc's
+ *      own clone(CLONE_VM|CLONE_VFORK)): the same as a;
+ *   e: the program's own clone(CLONE_VM|CLONE_VFORK) child closes the read
+ *      end of a pipe and writes to it; the parent's read of that end must
+ *      still wait for more (a second write by a thread after a while).
  *
  * Run with an argument, "filter", it is the exec'd program of part a. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -131,6 +140,65 @@ static void part_b(const char *who)
 	printf("b (%s): child wrote '%c', then: %s", who, c, buf);
 }
 
+static void part_d(void)
+{
+	int in[2], out[2];
+	CHECK(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0);
+	posix_spawn_file_actions_t fa;
+	CHECK_OK(posix_spawn_file_actions_init(&fa));
+	CHECK_OK(posix_spawn_file_actions_adddup2(&fa, in[0], 0));
+	CHECK_OK(posix_spawn_file_actions_adddup2(&fa, out[1], 1));
+	char *argv[] = {self_path, "filter", NULL};
+	extern char **environ;
+	pid_t pid;
+	CHECK_OK(posix_spawn(&pid, self_path, &fa, NULL, argv, environ));
+	CHECK_OK(posix_spawn_file_actions_destroy(&fa));
+	CHECK(close(in[0]) == 0 && close(out[1]) == 0);
+	CHECK_EQ(fcntl(out[0], F_GETFL) & O_NONBLOCK, 0);
+	struct feed f = {in[1], "spawned\n"};
+	pthread_t t;
+	CHECK_OK(pthread_create(&t, NULL, feeder, &f));
+	char buf[512];
+	read_all(out[0], buf, sizeof buf);
+	CHECK_OK(pthread_join(t, NULL));
+	CHECK(close(out[0]) == 0);
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid);
+	printf("d: status %d, output:\n%s", WIFEXITED(st) ? WEXITSTATUS(st) : -1, buf);
+}
+
+static int clone_child(void *arg)
+{
+	int *p = arg;
+	close(p[0]);
+	return write(p[1], "y", 1) == 1 ? 0 : 1;
+}
+
+static void part_e(void)
+{
+	int p[2];
+	CHECK(pipe(p) == 0);
+	size_t size = 256 * 1024;
+	char *stack = malloc(size);
+	CHECK(stack);
+	pid_t pid = clone(clone_child, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, p);
+	CHECK(pid > 0);
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	free(stack);
+	char c = 0;
+	CHECK(read(p[0], &c, 1) == 1 && c == 'y');
+	struct feed f = {p[1], "more\n"};
+	pthread_t t;
+	CHECK_OK(pthread_create(&t, NULL, feeder, &f));
+	char buf[64];
+	read_all(p[0], buf, sizeof buf);
+	CHECK_OK(pthread_join(t, NULL));
+	CHECK(close(p[0]) == 0);
+	printf("e: child wrote '%c', then: %s", c, buf);
+}
+
 static atomic_int stop;
 
 static void *busy(void *arg)
@@ -160,6 +228,8 @@ int main(int argc, char **argv)
 
 	part_a("main");
 	part_b("main");
+	part_d();
+	part_e();
 
 	pthread_t b[3], t;
 	for (int i = 0; i < 3; i++)
