@@ -65,8 +65,29 @@ void sched_vfork_parent(void)
 	sched_exit_syscall();
 }
 
+#ifdef GMPT_ASAN
+#include <sanitizer/asan_interface.h>
+
+/* The child ran instrumented code on the G's stack below the parent's
+ * frame and left its shadow poisoned: clear it from the stack's bottom up
+ * to here, as ASan's own vfork interceptor does (gmpt's vfork takes its
+ * place; its __asan_handle_vfork does not know a G's stack). Nothing
+ * below this frame is live. */
+static void vfork_unpoison_below(void)
+{
+	struct m *m = vfork_saved_m;
+	struct g *g = m ? m->curg : NULL;
+	char *frame = __builtin_frame_address(0);
+	if (g && g->stack_lo && g->stack_lo < frame && frame <= g->stack_hi)
+		__asan_unpoison_memory_region(g->stack_lo, (size_t)(frame - g->stack_lo));
+}
+#endif
+
 static long vfork_parent(long raw)
 {
+#ifdef GMPT_ASAN
+	vfork_unpoison_below();
+#endif
 	sched_vfork_parent();
 	if (raw < 0 && raw > -4096) {
 		errno = (int)-raw;

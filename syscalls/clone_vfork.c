@@ -45,6 +45,8 @@ EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	sched_vfork_before();
 	int r = real(vfork_child_start, stack, flags, &s, ptid, tls, ctid);
 	int e = errno;
+	/* The child ran on a stack of its own: the parent's shadow (ASan) is
+	 * as it left it. */
 	sched_vfork_parent();
 	errno = e;
 	return r;
