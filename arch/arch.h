@@ -59,4 +59,19 @@ static inline void arch_cpu_relax(void)
  * FSGSBASE (AT_HWCAP2), arch_prctl(ARCH_SET_FS) otherwise. */
 void arch_tls_set_base(void *base);
 
+/* vfork and __vfork are exported from here (x86_64/vfork.S): the system
+ * call must be made where the child, which runs first on the same stack,
+ * cannot overwrite the parent's return address. Around it: before() in
+ * the parent, child() in the child just before vfork returns 0 there, and
+ * parent(raw) in the parent with the system call's result (a pid or
+ * -errno), whose return value vfork returns (libc's convention: -1 and
+ * errno). The layer above sets its hooks once, at start-up; the fields'
+ * order is vfork.S's. */
+struct arch_vfork_hooks {
+	void (*before)(void);
+	void (*child)(void);
+	long (*parent)(long raw);
+};
+void arch_vfork_set_hooks(const struct arch_vfork_hooks *hooks);
+
 #endif

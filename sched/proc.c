@@ -1576,6 +1576,10 @@ static void sched_after_fork_child(void)
 	if (!g || !m->p)
 		return; /* fork from a thread gmpt does not run: nothing to keep */
 	m->tid = (pid_t)raw_syscall(SYS_gettid);
+	/* The forking thread is the child's main thread: its id is the
+	 * child's process id, as the kernel makes it. */
+	atomic_store(&sched.main_g, g);
+	atomic_store(&sched.pid, (pid_t)raw_syscall(SYS_getpid));
 	memset(&sched.lock, 0, sizeof sched.lock);
 	memset(&sched.gfree_lock, 0, sizeof sched.gfree_lock);
 	sched.midle = NULL;
@@ -1717,6 +1721,8 @@ void sched_init(const struct sched_config *cfg)
 	g->timer_p = -1;
 	stack_describe_main(g);
 	atomic_store(&g->status, G_RUNNING);
+	atomic_store(&sched.main_g, g);
+	atomic_store(&sched.pid, (pid_t)raw_syscall(SYS_getpid));
 	g->m = m0;
 	m0->curg = g;
 	m0->curext = g->ext;
@@ -1726,6 +1732,7 @@ void sched_init(const struct sched_config *cfg)
 		trace_init(cfg->trace_open, m0, g);
 	preempt_init();
 	kblock_init();
+	sched_vfork_init();
 	sysmon_start();
 	pthread_atfork(NULL, NULL, sched_after_fork_child);
 	if (sched.tls_per_g)

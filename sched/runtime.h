@@ -340,6 +340,10 @@ struct sched {
 
 	bool tls_per_g; /* every G has its own TCB (sched/tcb.h) */
 	void *main_tp;	/* the main thread's TCB, in either mode */
+	/* The G whose thread id is the process id (the first G, or in a
+	 * fork's child the G that forked), and that id (thread_id.c). */
+	struct g *_Atomic main_g;
+	_Atomic pid_t pid;
 	bool single_threaded_cleared;
 	ptrdiff_t m_tls_off; /* gmpt_tls_m's offset from the thread pointer */
 
@@ -371,6 +375,8 @@ static inline struct m *m_self(void)
 }
 void handoffp(struct p *pp);
 void m_set_self(struct m *m);
+/* Sets vfork's hooks (sched/vfork.c). */
+void sched_vfork_init(void);
 
 /* ---- pinning the P (the M's side of kblock.c) ----
  *

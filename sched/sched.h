@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <signal.h>
+#include <sys/types.h>
 #include <stdatomic.h>
 
 struct g;
@@ -71,6 +72,29 @@ static inline struct g *sched_current(void)
 	return m ? m->curg : NULL;
 }
 
+/* In the child of vfork, which runs on its parent's memory and TLS until
+ * it execs or exits (sched/vfork.c): it is no G (sched_m_head is NULL
+ * there), and it must leave gmpt's state as it found it, the fd table
+ * included. Read through %fs every time, as sched_m_head. */
+static inline bool sched_in_vfork_child(void)
+{
+	uint64_t addr;
+	uint8_t v;
+	__asm__ volatile("movq gmpt_tls_vfork_child@gottpoff(%%rip), %1\n\t"
+			 "movb %%fs:(%1), %0"
+			 : "=q"(v), "=r"(addr));
+	return v != 0;
+}
+
+/* Around a system call that makes a child sharing this thread's memory
+ * and TLS until it execs or exits, the parent stopped meanwhile (vfork,
+ * clone with CLONE_VM | CLONE_VFORK): before in the parent, child first
+ * thing in the child, parent in the parent once the call returned. errno
+ * is preserved by before. */
+void sched_vfork_before(void);
+void sched_vfork_child(void);
+void sched_vfork_parent(void);
+
 /* sched_g_ext(sched_current()), or NULL outside any G. */
 static inline void *sched_current_ext(void)
 {
@@ -78,6 +102,23 @@ static inline void *sched_current_ext(void)
 	return m ? m->curext : NULL;
 }
 void *sched_g_ext(struct g *g);
+/* Thread ids (sched/thread_id.c). Each G has one, what gettid() gives
+ * it: the process id for the main thread, as the kernel's, else one above
+ * SCHED_TID_BASE (the kernel's PID_MAX_LIMIT), which no kernel task id
+ * can equal. It stays with the G wherever it runs and is never given to
+ * another G while the process lives (until 2^31 - SCHED_TID_BASE threads
+ * were made: then the count wraps). */
+#define SCHED_TID_BASE 4194304
+pid_t sched_g_tid(struct g *g);
+/* The G that tid names (alive: not exited), or NULL: not one of gmpt's
+ * ids, or its thread ended. The G may end at any moment after. */
+struct g *sched_g_by_tid(pid_t tid);
+/* Whether tid is an id gmpt gives (the process id, or above
+ * SCHED_TID_BASE); kernel task ids of other threads are not. */
+bool sched_tid_is_ours(pid_t tid);
+/* The process id, as the last fork left it (no system call). */
+pid_t sched_pid(void);
+
 /* g's stack: lowest usable address, usable size, guard bytes below it. */
 void sched_g_stack(struct g *g, void **lo, size_t *size, size_t *guard);
 

@@ -126,6 +126,7 @@ void gmpt_bootstrap(void)
 	robust_shared_init();
 	pthread_atfork(NULL, NULL, after_fork_child);
 	cancel_init();
+	thread_tid_init();
 	netpoll_configure(cfg.netpoll);
 	if (cfg.debug_stats)
 		atexit(print_stats);

@@ -47,11 +47,41 @@ EXPORT int pthread_cond_init(pthread_cond_t *restrict c, const pthread_condattr_
 	return 0;
 }
 
+static void pshared_destroy(struct cond *c);
+
 EXPORT int pthread_cond_destroy(pthread_cond_t *c)
 {
 	STEP_ASIDE_FORWARD(pthread_cond_destroy, c);
-	(void)c;
+	if (C(c)->pshared)
+		pshared_destroy(C(c));
 	return 0;
+}
+
+/* Process-shared: pthread_cond_destroy may come right after a broadcast
+ * (POSIX allows it once no thread is blocked), and the memory be reused
+ * at once, while a woken waiter still has to read seq (or had not gone to
+ * sleep yet: a condvar initialised again would give seq back the value it
+ * waits on, and it would sleep for good). So destroy marks the count and
+ * waits until every waiter has left (pshared_leave), as glibc's does; a
+ * waiter touches nothing of the condvar after leaving but a futex wake
+ * of the address, which is harmless on reused memory (a spurious wakeup
+ * at most). */
+#define WAITERS_DESTROYING 0x80000000u
+
+static void pshared_leave(struct cond *c)
+{
+	uint32_t old = atomic_fetch_sub(&c->waiters, 1);
+	if (old == (WAITERS_DESTROYING | 1))
+		futex_shared_wake((uint32_t *)&c->waiters, INT_MAX);
+}
+
+static void pshared_destroy(struct cond *c)
+{
+	uint32_t w = atomic_fetch_or(&c->waiters, WAITERS_DESTROYING) | WAITERS_DESTROYING;
+	while (w != WAITERS_DESTROYING) {
+		futex_shared_wait((uint32_t *)&c->waiters, w, 0);
+		w = atomic_load(&c->waiters);
+	}
 }
 
 static int wait_common(struct cond *c, pthread_mutex_t *m, int64_t deadline)
@@ -67,7 +97,7 @@ static int wait_common(struct cond *c, pthread_mutex_t *m, int64_t deadline)
 	int r;
 	if (c->pshared) {
 		r = futex_shared_wait((uint32_t *)&c->seq, seq, deadline);
-		atomic_fetch_sub(&c->waiters, 1);
+		pshared_leave(c);
 	} else {
 		bool cancelable = sched_cancelable(true);
 		r = waitq_wait_reason(&c->seq, seq, deadline, &WAIT_COND);

@@ -34,6 +34,29 @@
 
 #define LOCKW(m) ((_Atomic uint32_t *)&(m)->__data.__lock)
 #define OWNER(m) ((_Atomic int *)&(m)->__data.__owner)
+/* A process-shared mutex may be held by a thread of another process with
+ * the same gmpt thread id (a fork's child keeps the forking thread's id,
+ * and its new threads count on from the parent's counter): its owner is
+ * the pair (thread id, process id), the process id in __list.__prev,
+ * which glibc uses only for robust mutexes (robust process-shared ones
+ * take mutex_robust_shared.c's path instead). */
+#define OWNER_PID(m) ((_Atomic int *)&(m)->__data.__list.__prev)
+
+static bool owned_by(const pthread_mutex_t *m, int self)
+{
+	if (atomic_load_explicit(OWNER((pthread_mutex_t *)m), memory_order_relaxed) != self)
+		return false;
+	return !(m->__data.__kind & KIND_PSHARED) ||
+	       atomic_load_explicit(OWNER_PID((pthread_mutex_t *)m), memory_order_relaxed) ==
+		   (int)sched_pid();
+}
+
+static void set_owner(pthread_mutex_t *m, int self)
+{
+	atomic_store_explicit(OWNER(m), self, memory_order_relaxed);
+	if (m->__data.__kind & KIND_PSHARED)
+		atomic_store_explicit(OWNER_PID(m), (int)sched_pid(), memory_order_relaxed);
+}
 
 /* Robust mutexes (between gmpt's threads): the state of the protected
  * data in the mutex's __elision field (unused for them), the mutexes a
@@ -258,7 +281,7 @@ static int lock_common(pthread_mutex_t *m, int64_t deadline, const struct timesp
 	int self = (int)thread_self_id();
 	bool robust = robust_private(m);
 	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
-		if (atomic_load_explicit(OWNER(m), memory_order_relaxed) == self) {
+		if (owned_by(m, self)) {
 			if (type == PTHREAD_MUTEX_ERRORCHECK)
 				return EDEADLK;
 			if (m->__data.__count == UINT_MAX)
@@ -276,7 +299,7 @@ static int lock_common(pthread_mutex_t *m, int64_t deadline, const struct timesp
 	}
 	if (robust)
 		return robust_acquired(m, self);
-	atomic_store_explicit(OWNER(m), self, memory_order_relaxed);
+	set_owner(m, self);
 	m->__data.__count = 1;
 	return 0;
 }
@@ -294,7 +317,7 @@ EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 		return robust_shared_lock(m, 0, true);
 	int type = type_of(m);
 	int self = (int)thread_self_id();
-	if (atomic_load_explicit(OWNER(m), memory_order_relaxed) == self) {
+	if (owned_by(m, self)) {
 		if (type == PTHREAD_MUTEX_RECURSIVE) {
 			if (m->__data.__count == UINT_MAX)
 				return EAGAIN;
@@ -309,7 +332,7 @@ EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 		return EBUSY;
 	if (robust_private(m))
 		return robust_acquired(m, self);
-	atomic_store_explicit(OWNER(m), self, memory_order_relaxed);
+	set_owner(m, self);
 	m->__data.__count = 1;
 	return 0;
 }
@@ -340,8 +363,7 @@ static int unlock_common(pthread_mutex_t *m, bool full)
 	int type = type_of(m);
 	bool robust = robust_private(m);
 	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK || robust) {
-		if (atomic_load_explicit(OWNER(m), memory_order_relaxed) != (int)thread_self_id() ||
-		    atomic_load(LOCKW(m)) == 0)
+		if (!owned_by(m, (int)thread_self_id()) || atomic_load(LOCKW(m)) == 0)
 			return EPERM;
 		if (type == PTHREAD_MUTEX_RECURSIVE && !full && --m->__data.__count > 0)
 			return 0;
@@ -371,7 +393,7 @@ EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 int mutex_unlock_for_wait(pthread_mutex_t *m)
 {
 	if (type_of(m) == PTHREAD_MUTEX_RECURSIVE && m->__data.__count > 1 &&
-	    atomic_load_explicit(OWNER(m), memory_order_relaxed) == (int)thread_self_id())
+	    owned_by(m, (int)thread_self_id()))
 		return EPERM;
 	return unlock_common(m, true);
 }

@@ -58,6 +58,8 @@ static void prepare(struct g *g, void *p)
 		sched_g_set_sigmask(g, c->sigmask);
 	t->sched_policy = c->sched.sched_policy;
 	t->sched_priority = c->sched.sched_priority;
+	t->nice = c->sched.nice;
+	t->nice_set = c->sched.nice_set;
 	t->affinity = c->sched.affinity; /* the thread's from now on */
 	t->affinity_size = c->sched.affinity_size;
 	/* A new kernel thread starts with its creator's name, as Linux

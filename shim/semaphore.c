@@ -2,8 +2,10 @@
  *
  * The layout is glibc's own (struct new_sem, 64-bit atomics): the low
  * 32 bits of the first word are the value, the high 32 bits the number of
- * waiters, and `private` says whether the semaphore is process-shared
- * (0, FUTEX_SHARED) or not (128, FUTEX_PRIVATE_FLAG). Keeping it means a
+ * waiters, and `private` says whether the semaphore is process-private
+ * (0) or shared (128), as glibc writes it: glibc's futex calls take
+ * FUTEX_PRIVATE_FLAG ^ private, so its FUTEX_PRIVATE is 0 and FUTEX_SHARED
+ * 128 (sem_open's semaphores are 128). Keeping it means a
  * semaphore sem_open made (glibc's, shared memory) works with these waits,
  * and a process-shared one interoperates with processes without gmpt,
  * which wait and wake on the value word with the kernel futex as glibc
@@ -31,8 +33,8 @@ struct gsem {
 
 _Static_assert(sizeof(struct gsem) <= sizeof(sem_t), "sem does not fit");
 
-#define SEM_SHARED_FUTEX  0
-#define SEM_PRIVATE_FUTEX 128
+#define SEM_PRIVATE_FUTEX 0
+#define SEM_SHARED_FUTEX  128
 #define NWAITERS_ONE	  (1ULL << 32)
 #define VALUE(d)	  ((uint32_t)(d))
 

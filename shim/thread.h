@@ -63,6 +63,8 @@ struct thread {
 	int sched_priority;
 	cpu_set_t *affinity; /* NULL: none set */
 	size_t affinity_size;
+	int nice; /* setpriority(PRIO_PROCESS, its id), once nice_set */
+	bool nice_set;
 
 	struct key_slot *keys[KEY_BLOCKS]; /* keys[0] == keys0 once used */
 	struct key_slot keys0[KEY_BLOCK];
@@ -102,6 +104,18 @@ void thread_name_get(struct thread *t, char *buf, size_t len);
  * error number for an attribute object glibc's pthread_create refuses. */
 int thread_sched_inherit(struct thread *t, const struct thread *creator,
 			 const pthread_attr_t *attr);
+
+/* thread_sched.c: pthread_setaffinity_np and pthread_getaffinity_np on
+ * one of gmpt's threads (also sched_setaffinity on its id); error
+ * numbers. */
+int thread_affinity_set(struct thread *t, size_t size, const cpu_set_t *set);
+int thread_affinity_get(struct thread *t, size_t size, cpu_set_t *set);
+/* sched_setscheduler's checks: EINVAL or EPERM, else 0. */
+int thread_sched_check(int policy, int prio);
+
+/* thread_tid.c: routes syscall(2)'s thread-id calls (gettid, tgkill,
+ * tkill, sched_setaffinity, sched_getaffinity) to gmpt's threads. */
+void thread_tid_init(void);
 
 /* cancel.c: registers the cancellation hook with sched. */
 void cancel_init(void);

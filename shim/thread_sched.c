@@ -7,12 +7,14 @@
  * docs/compat.md says so. Threads gmpt did not create go to glibc. */
 #include "shim/thread.h"
 #include "sched/real.h"
+#include "arch/syscall.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static bool policy_ok(int policy)
@@ -23,7 +25,7 @@ static bool policy_ok(int policy)
 
 /* What sched_setscheduler would say: EINVAL for a priority out of the
  * policy's range, EPERM for a real-time priority the process may not use. */
-static int sched_check(int policy, int prio)
+int thread_sched_check(int policy, int prio)
 {
 	if (!policy_ok(policy))
 		return EINVAL;
@@ -50,7 +52,7 @@ EXPORT int pthread_setschedparam(pthread_t th, int policy, const struct sched_pa
 	if (!t || !t->g)
 		return REAL(setsched_fn, pthread_setschedparam)(thread_glibc_handle(t, th), policy,
 								param);
-	int err = sched_check(policy, param->sched_priority);
+	int err = thread_sched_check(policy, param->sched_priority);
 	if (err)
 		return err;
 	t->sched_policy = policy;
@@ -77,25 +79,33 @@ EXPORT int pthread_setschedprio(pthread_t th, int prio)
 	struct thread *t = thread_from_handle(th);
 	if (!t || !t->g)
 		return REAL(setprio_fn, pthread_setschedprio)(thread_glibc_handle(t, th), prio);
-	int err = sched_check(t->sched_policy, prio);
+	int err = thread_sched_check(t->sched_policy, prio);
 	if (err)
 		return err;
 	t->sched_priority = prio;
 	return 0;
 }
 
-EXPORT int pthread_setaffinity_np(pthread_t th, size_t size, const cpu_set_t *set)
+/* The calling kernel thread's mask, as glibc's sched_getaffinity gives
+ * it (0, the rest of set zeroed) or an error number. Not through
+ * sched_getaffinity, which is gmpt's for a G (thread_tid.c). */
+static int kernel_affinity(size_t size, cpu_set_t *set)
 {
-	STEP_ASIDE_FORWARD(pthread_setaffinity_np, th, size, set);
-	struct thread *t = thread_from_handle(th);
-	if (!t || !t->g)
-		return REAL(setaff_fn, pthread_setaffinity_np)(thread_glibc_handle(t, th), size,
-							       set);
+	long r = raw_syscall(SYS_sched_getaffinity, 0, size < INT_MAX ? size : INT_MAX, set);
+	if (r < 0)
+		return (int)-r;
+	memset((char *)set + r, 0, size - (size_t)r);
+	return 0;
+}
+
+int thread_affinity_set(struct thread *t, size_t size, const cpu_set_t *set)
+{
 	/* The kernel's check: some CPU of the set must be one this process
 	 * may run on. */
 	cpu_set_t allowed;
-	if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
-		return errno;
+	int err = kernel_affinity(sizeof allowed, &allowed);
+	if (err)
+		return err;
 	bool any = false;
 	for (size_t cpu = 0; cpu < size * 8 && cpu < CPU_SETSIZE; cpu++)
 		any |= CPU_ISSET_S(cpu, size, set) && CPU_ISSET(cpu, &allowed);
@@ -111,6 +121,30 @@ EXPORT int pthread_setaffinity_np(pthread_t th, size_t size, const cpu_set_t *se
 	return 0;
 }
 
+int thread_affinity_get(struct thread *t, size_t size, cpu_set_t *set)
+{
+	/* The kernel's answer for this kernel thread gives glibc's errors
+	 * for a buffer too small and the mask of a thread that set none. */
+	int err = kernel_affinity(size, set);
+	if (err)
+		return err;
+	if (t->affinity) {
+		memset(set, 0, size);
+		memcpy(set, t->affinity, size < t->affinity_size ? size : t->affinity_size);
+	}
+	return 0;
+}
+
+EXPORT int pthread_setaffinity_np(pthread_t th, size_t size, const cpu_set_t *set)
+{
+	STEP_ASIDE_FORWARD(pthread_setaffinity_np, th, size, set);
+	struct thread *t = thread_from_handle(th);
+	if (!t || !t->g)
+		return REAL(setaff_fn, pthread_setaffinity_np)(thread_glibc_handle(t, th), size,
+							       set);
+	return thread_affinity_set(t, size, set);
+}
+
 EXPORT int pthread_getaffinity_np(pthread_t th, size_t size, cpu_set_t *set)
 {
 	STEP_ASIDE_FORWARD(pthread_getaffinity_np, th, size, set);
@@ -118,15 +152,7 @@ EXPORT int pthread_getaffinity_np(pthread_t th, size_t size, cpu_set_t *set)
 	if (!t || !t->g)
 		return REAL(getaff_fn, pthread_getaffinity_np)(thread_glibc_handle(t, th), size,
 							       set);
-	/* The kernel's answer for this kernel thread gives glibc's errors
-	 * for a buffer too small and the mask of a thread that set none. */
-	if (sched_getaffinity(0, size, set) != 0)
-		return errno;
-	if (t->affinity) {
-		memset(set, 0, size);
-		memcpy(set, t->affinity, size < t->affinity_size ? size : t->affinity_size);
-	}
-	return 0;
+	return thread_affinity_get(t, size, set);
 }
 
 /* A new thread's scheduling attributes: its creator's, or the attribute
@@ -136,6 +162,8 @@ int thread_sched_inherit(struct thread *t, const struct thread *creator, const p
 {
 	t->sched_policy = creator->sched_policy;
 	t->sched_priority = creator->sched_priority;
+	t->nice = creator->nice;
+	t->nice_set = creator->nice_set;
 	free(t->affinity);
 	t->affinity = NULL;
 	t->affinity_size = 0;
@@ -148,7 +176,7 @@ int thread_sched_inherit(struct thread *t, const struct thread *creator, const p
 		struct sched_param p;
 		pthread_attr_getschedpolicy(attr, &policy);
 		pthread_attr_getschedparam(attr, &p);
-		int err = sched_check(policy, p.sched_priority);
+		int err = thread_sched_check(policy, p.sched_priority);
 		if (err)
 			return err;
 		t->sched_policy = policy;

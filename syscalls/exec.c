@@ -8,7 +8,9 @@
  * parent's own calls on it meet a blocking fd. They stay correct, since
  * every non-blocking attempt runs inside entersyscall (io_park.c) and
  * sysmon hands the P on if one blocks; posix_spawn, which runs in the
- * parent, also marks them blocking in the table. system() and popen() are
+ * parent, also marks them blocking in the table, and so the descriptors
+ * its file actions dup2 into the child, close-on-exec or not (a pipe's
+ * end put on the child's stdout). system() and popen() are
  * left alone: their child is a shell that rarely uses inherited fds, and
  * a server that calls them should not lose its sockets' netpolling. */
 #include "syscalls/io_common.h"
@@ -40,6 +42,8 @@ static bool restore_one(int fd, struct fdinfo *fi, void *mark)
 
 static void restore_blocking(bool mark)
 {
+	/* A vfork child's posix_spawn must not write its parent's table. */
+	mark = mark && !sched_in_vfork_child();
 	fdtab_for_each(restore_one, &mark);
 }
 
@@ -131,11 +135,46 @@ EXPORT int execle(const char *path, const char *arg, ...)
 	return execve(path, argv, envp);
 }
 
+/* glibc's posix_spawn_file_actions_t, as glibc 2.36 lays it out (the
+ * same since 2.2): a count and an array of actions, each a tag and the
+ * tag's arguments; a dup2 is tag 1 with (fd, newfd). */
+struct glibc_spawn_action {
+	int tag;
+	int args[7];
+};
+_Static_assert(sizeof(struct glibc_spawn_action) == 32, "glibc's struct __spawn_action");
+enum { GLIBC_SPAWN_DO_DUP2 = 1, GLIBC_SPAWN_TAGS = 7 };
+
+/* The sources of the file actions' dup2s: what the child's program gets,
+ * so blocking underneath if the program wants them blocking. */
+static void restore_dup2_sources(const posix_spawn_file_actions_t *fa)
+{
+	if (!fa || fa->__used < 0 || fa->__used > fa->__allocated)
+		return;
+	const struct glibc_spawn_action *a = (const void *)fa->__actions;
+	for (int i = 0; i < fa->__used; i++) {
+		if (a[i].tag < 0 || a[i].tag >= GLIBC_SPAWN_TAGS)
+			return; /* not the layout we know: leave it */
+		if (a[i].tag != GLIBC_SPAWN_DO_DUP2)
+			continue;
+		int fd = a[i].args[1];
+		struct fdinfo *fi = fdtab_get(fd, false);
+		if (!fi || atomic_load(&fi->kind) != FD_POLLED || fdtab_user_nonblock(fi))
+			continue;
+		long fl = raw_syscall(SYS_fcntl, fd, F_GETFL);
+		if (fl >= 0)
+			raw_syscall(SYS_fcntl, fd, F_SETFL, fl & ~O_NONBLOCK);
+		if (!sched_in_vfork_child())
+			atomic_store(&fi->kind, FD_BLOCKING);
+	}
+}
+
 EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 		       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	STEP_ASIDE_FORWARD(posix_spawn, pid, path, fa, attr, argv, envp);
 	restore_blocking(true);
+	restore_dup2_sources(fa);
 	return REAL(spawn_fn, posix_spawn)(pid, path, fa, attr, argv, envp);
 }
 
@@ -144,5 +183,6 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
 {
 	STEP_ASIDE_FORWARD(posix_spawnp, pid, file, fa, attr, argv, envp);
 	restore_blocking(true);
+	restore_dup2_sources(fa);
 	return REAL(spawn_fn, posix_spawnp)(pid, file, fa, attr, argv, envp);
 }

@@ -1,6 +1,10 @@
 /* syscalls/fdtab.c - the fd table: two levels, pages of 1024 entries
  * allocated on first use and never freed, so a lookup is two loads and
- * an entry's address stays valid while a G sleeps on its seq. */
+ * an entry's address stays valid while a G sleeps on its seq.
+ *
+ * A vfork child (sched_in_vfork_child) shares the table with its parent
+ * but not its descriptors: it may read the table, which is true for the
+ * fds it inherited until it changes them, and never writes it. */
 #include "syscalls/fdtab.h"
 #include "syscalls/netpoll.h"
 #include "sched/sched.h"
@@ -54,6 +58,8 @@ bool fdtab_user_nonblock(struct fdinfo *fi)
 
 void fdtab_set_user_nonblock(struct fdinfo *fi, bool on)
 {
+	if (sched_in_vfork_child())
+		return;
 	struct fd_desc *d = atomic_load(&fi->desc);
 	if (d)
 		atomic_store(&d->user_nonblock, on);
@@ -61,11 +67,13 @@ void fdtab_set_user_nonblock(struct fdinfo *fi, bool on)
 
 void fdtab_created(int fd, bool nonblock, bool stream)
 {
-	struct fdinfo *fi = fdtab_get(fd, true);
-	struct fd_desc *d = malloc(sizeof *d);
+	bool vfork_child = sched_in_vfork_child();
+	struct fdinfo *fi = vfork_child ? NULL : fdtab_get(fd, true);
+	struct fd_desc *d = vfork_child ? NULL : malloc(sizeof *d);
 	if (!fi || !d) {
-		/* Out of range or memory: tell the kernel what the program
-		 * asked for, and it stays a plain fd. */
+		/* Out of range or memory, or made by a vfork child: tell the
+		 * kernel what the program asked for, and it stays a plain
+		 * fd. */
 		free(d);
 		if (!nonblock) {
 			long fl = raw_syscall(SYS_fcntl, fd, F_GETFL);
@@ -87,6 +95,8 @@ void fdtab_created(int fd, bool nonblock, bool stream)
 
 void fdtab_mark_pair(int fd)
 {
+	if (sched_in_vfork_child())
+		return;
 	struct fdinfo *fi = fdtab_get(fd, false);
 	if (fi)
 		atomic_store(&fi->pair, 1);
@@ -94,6 +104,10 @@ void fdtab_mark_pair(int fd)
 
 void fdtab_closing(int fd)
 {
+	/* A vfork child's close leaves the parent's descriptor, its
+	 * waiters and its netpoll registration as they are. */
+	if (sched_in_vfork_child())
+		return;
 	struct fdinfo *fi = fdtab_get(fd, false);
 	if (!fi)
 		return;
@@ -114,11 +128,28 @@ void fdtab_closing(int fd)
 	netpoll_fd_event(fi);
 }
 
+/* A vfork child duplicates a descriptor to pass it to the program it
+ * execs (dup2 onto 0, 1 or 2 most often), where the table cannot follow:
+ * if the program wants the description blocking it is made so underneath
+ * now. The parent's calls on it stay correct (exec.c). */
+static void vfork_child_dup(struct fdinfo *o, int newfd)
+{
+	if (atomic_load(&o->kind) != FD_POLLED || fdtab_user_nonblock(o))
+		return;
+	long fl = raw_syscall(SYS_fcntl, newfd, F_GETFL);
+	if (fl >= 0 && (fl & O_NONBLOCK))
+		raw_syscall(SYS_fcntl, newfd, F_SETFL, fl & ~O_NONBLOCK);
+}
+
 void fdtab_dup(int oldfd, int newfd)
 {
 	struct fdinfo *o = fdtab_get(oldfd, false);
 	if (!o || atomic_load(&o->kind) == FD_UNKNOWN)
 		return;
+	if (sched_in_vfork_child()) {
+		vfork_child_dup(o, newfd);
+		return;
+	}
 	struct fdinfo *n = fdtab_get(newfd, true);
 	if (!n)
 		return;
@@ -186,6 +217,8 @@ static bool adopt_if_same(int other, struct fdinfo *fi, void *ctx)
 
 void fdtab_adopt_received(int fd)
 {
+	if (sched_in_vfork_child())
+		return;
 	long fl = raw_syscall(SYS_fcntl, fd, F_GETFL);
 	if (fl < 0 || !(fl & O_NONBLOCK))
 		return; /* blocking underneath: nothing of ours */

@@ -56,7 +56,7 @@ EXPORT int dup(int fd)
  * too (they would be correct anyway: see exec.c). */
 static void stdio_slot(int oldfd, int newfd)
 {
-	if (newfd > 2 || !ours(newfd))
+	if (newfd > 2 || sched_in_vfork_child() || !ours(newfd))
 		return;
 	long fl = raw_syscall(SYS_fcntl, newfd, F_GETFL);
 	if (fl >= 0 && !fdtab_user_nonblock(fdtab_get(newfd, false)))
@@ -117,7 +117,8 @@ EXPORT int fcntl(int fd, int cmd, ...)
 		}
 		return (int)sys_ret(r);
 	case F_SETFL:
-		if (!ours(fd))
+		/* A vfork child cannot record it: the kernel's, as asked. */
+		if (!ours(fd) || sched_in_vfork_child())
 			break;
 		r = raw_syscall(SYS_fcntl, fd, cmd, arg | O_NONBLOCK);
 		if (r == 0)
@@ -146,7 +147,7 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
 	STEP_ASIDE_FORWARD(ioctl, fd, req, arg);
-	if (req == FIONBIO && ours(fd)) {
+	if (req == FIONBIO && ours(fd) && !sched_in_vfork_child()) {
 		/* Recorded, not passed on: underneath it stays non-blocking. */
 		int on;
 		if (!arg)

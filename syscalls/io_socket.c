@@ -141,7 +141,7 @@ EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t le
 	    len >= (socklen_t)sizeof(struct timeval)) {
 		/* The kernel keeps the value (getsockopt reads it there); the
 		 * waits happen here, since the fd never blocks underneath. */
-		struct fdinfo *fi = fdtab_get(fd, false);
+		struct fdinfo *fi = sched_in_vfork_child() ? NULL : fdtab_get(fd, false);
 		if (fi) {
 			const struct timeval *tv = val;
 			int64_t ns = (int64_t)tv->tv_sec * 1000000000 + (int64_t)tv->tv_usec * 1000;

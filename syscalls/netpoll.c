@@ -5,11 +5,16 @@
 #include "sched/sched.h"
 #include "shim/config.h"
 
+#include "arch/syscall.h"
+
 #include <errno.h>
+#include <poll.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 _Atomic int32_t netpoll_waiters;
@@ -84,6 +89,10 @@ static bool netpoll_init(void)
 
 static bool netpoll_ensure(void)
 {
+	/* A vfork child's netpoller would be its parent's once it is gone
+	 * (fd_wait does not ask for one there; this is the backstop). */
+	if (sched_in_vfork_child())
+		return false;
 	int st = atomic_load_explicit(&init_state, memory_order_acquire);
 	if (st != 0)
 		return st > 0;
@@ -189,6 +198,24 @@ int netpoll_dispatch(uint64_t tag)
 	return 1;
 }
 
+/* A vfork child waits in the kernel: the fd is non-blocking underneath,
+ * and the child may use nothing of its parent's netpoller. */
+static int vfork_child_wait(int fd, int dir, int64_t deadline)
+{
+	struct pollfd p = {.fd = fd, .events = dir == ARM_W ? POLLOUT : POLLIN};
+	struct timespec ts, *tp = NULL;
+	if (deadline) {
+		int64_t left = deadline - nanotime();
+		if (left <= 0)
+			return ETIMEDOUT;
+		ts.tv_sec = left / 1000000000;
+		ts.tv_nsec = left % 1000000000;
+		tp = &ts;
+	}
+	long r = raw_syscall(SYS_ppoll, &p, 1, tp, NULL, 0);
+	return r == 0 ? ETIMEDOUT : 0;
+}
+
 int fd_wait(struct fdinfo *fi, int fd, int dir, uint32_t seq, uint32_t gen, int64_t deadline)
 {
 	/* A cancellation point: every blocking call on an fd parks here,
@@ -198,6 +225,8 @@ int fd_wait(struct fdinfo *fi, int fd, int dir, uint32_t seq, uint32_t gen, int6
 	sched_cancel_point();
 	if (atomic_load(&fi->gen) != gen)
 		return EBADF;
+	if (sched_in_vfork_child())
+		return vfork_child_wait(fd, dir, deadline);
 	int a = netpoll_arm(fd, fi, dir);
 	if (a >= 0 && (a & ARM_NEVER))
 		return 0; /* always ready: the retry will not say EAGAIN */
