@@ -116,6 +116,11 @@ struct g *sched_g_by_tid(pid_t tid);
 /* Whether tid is an id gmpt gives (the process id, or above
  * SCHED_TID_BASE); kernel task ids of other threads are not. */
 bool sched_tid_is_ours(pid_t tid);
+/* Per-thread CPU time (sched/cpuclock.c). sched_cpuclock_use: the
+ * program uses a thread CPU clock: from now on every G's time is counted
+ * (the caller's from this moment). sched_g_cpu_ns: g's CPU time in ns. */
+void sched_cpuclock_use(void);
+int64_t sched_g_cpu_ns(struct g *g);
 /* The process id, as the last fork left it (no system call). */
 pid_t sched_pid(void);
 
