@@ -303,6 +303,15 @@ void sched_cancel_arm(struct g *g, enum sched_cancel_arm how);
  * Returns the raw result. Outside a G, the plain system call. */
 long sched_syscall_cancelable(bool handoff, long nr, long a1, long a2, long a3, long a4, long a5,
 			      long a6);
+/* The same for a call whose caller must put things back before acting
+ * (a condition wait takes its mutex again): a cancellation that comes
+ * before or while it blocks makes it return -ECANCELED (no system call
+ * returns that for these callers), and the caller then calls
+ * sched_cancel_point_or_disarm. Hands the P off. */
+long sched_syscall_interruptible(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+/* Acts on a pending cancellation, or if the hook does not act, clears
+ * the hint (sched_cancel_arm) that may have cut a wait short. */
+void sched_cancel_point_or_disarm(void);
 #define SCHED_SYSCALL_CP_ARGS(h, n, a1, a2, a3, a4, a5, a6, ...)                                   \
 	sched_syscall_cancelable((h), (long)(n), (long)(a1), (long)(a2), (long)(a3), (long)(a4),   \
 				 (long)(a5), (long)(a6))
