@@ -73,11 +73,36 @@ long sched_syscall_cancelable(bool handoff, long nr, long a1, long a2, long a3, 
 	}
 }
 
+long sched_syscall_interruptible(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	struct g *g = sched_current();
+	if (!g)
+		return raw_syscall6(nr, a1, a2, a3, a4, a5, a6);
+	const long call[7] = {nr, a1, a2, a3, a4, a5, a6};
+	sched_enter_blocking_syscall();
+	long r = arch_syscall_cp(&g->cancel_armed, call);
+	sched_exit_blocking_syscall();
+	if (r != ARCH_SYSCALL_CANCELED)
+		return r;
+	/* Not made: a cancellation (the caller acts or disarms), or a
+	 * sigwait wake bit, stale outside sigwait: dropped, as
+	 * sched_syscall_cancelable drops it. */
+	atomic_fetch_and(&g->cancel_armed, (uint8_t)~SCHED_SIGWAIT_WAKE);
+	return -ECANCELED;
+}
+
+void sched_cancel_point_or_disarm(void)
+{
+	struct g *g = sched_current();
+	if (!g)
+		return;
+	sched_cancel_point_slow();
+	atomic_fetch_and(&g->cancel_armed, (uint8_t)~SCHED_CANCEL_ARM_MASK);
+}
+
 /* Where an asynchronously cancelled G resumes (arch_preempt_inject): the
  * hook ends the thread; if it does not act after all, the G goes on. */
 void cancel_async_act(void)
 {
-	struct g *g = sched_current();
-	sched_cancel_point_slow();
-	atomic_fetch_and(&g->cancel_armed, (uint8_t)~SCHED_CANCEL_ARM_MASK);
+	sched_cancel_point_or_disarm();
 }

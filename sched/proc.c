@@ -903,6 +903,9 @@ static void mark_running(struct m *m, struct g *g)
 	g->m = m;
 	m->curg = g;
 	m->curext = g->ext;
+	/* One load while no thread CPU clock was used (cpuclock.c). */
+	if (__builtin_expect(atomic_load_explicit(&cpuclock_on, memory_order_relaxed), 0))
+		cpuclock_switch_in(m, g);
 	trace_run_start(m, g); /* before errno is the G's again */
 	sig_switch_in(m, g);
 	tls_switch_in(m, g);
@@ -913,6 +916,8 @@ static void mark_running(struct m *m, struct g *g)
 static bool finish_switch(struct m *m, struct g *g)
 {
 	g->saved_errno = errno;
+	if (__builtin_expect(atomic_load_explicit(&g->cpu_tid, memory_order_relaxed) != 0, 0))
+		cpuclock_switch_out(g);
 	trace_run_end(m, g, m->after);
 	if (g->tls_base) {
 		/* Still on g's TCB; held until the next switch-in or sleep.
@@ -1465,6 +1470,7 @@ static struct g *spawn_pinned(struct m *m, void (*entry)(void *), void *arg,
 	g->sigmask = m && m->curg ? m->curg->sigmask : sig_thread_mask();
 	g->saved_errno = 0;
 	g->wait_reason = NULL;
+	cpuclock_reset(g, NULL);
 	atomic_store(&g->wait_bucket, -1);
 	atomic_store(&g->wait_node, NULL);
 	g->timer_p = -1;
@@ -1576,6 +1582,8 @@ static void sched_after_fork_child(void)
 	if (!g || !m->p)
 		return; /* fork from a thread gmpt does not run: nothing to keep */
 	m->tid = (pid_t)raw_syscall(SYS_gettid);
+	/* A new kernel thread: its CPU time starts at zero, as the kernel's. */
+	cpuclock_reset(g, m);
 	/* The forking thread is the child's main thread: its id is the
 	 * child's process id, as the kernel makes it. */
 	atomic_store(&sched.main_g, g);

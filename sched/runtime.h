@@ -144,6 +144,14 @@ struct g {
 	 * on whatever M it resumes on (see p_pin). */
 	uint32_t pin_saved;
 
+	/* CPU time (cpuclock.c): accumulated ns, the kernel thread's clock
+	 * at switch-in and that kernel thread (0: not being counted now),
+	 * under the sequence count cpu_seq. */
+	_Atomic uint32_t cpu_seq;
+	_Atomic pid_t cpu_tid;
+	_Atomic int64_t cpu_in;
+	_Atomic int64_t cpu_ns;
+
 	/* The shim's per-thread area follows (sched_g_ext). */
 	_Alignas(16) char ext[];
 };
@@ -463,6 +471,14 @@ void sig_deliver(struct g *g);
 void preempt_park(void);
 /* cancel_syscall.c: where an asynchronously cancelled G is sent. */
 void cancel_async_act(void);
+
+/* cpuclock.c: per-G CPU time, counted at switches once the program has
+ * used a thread CPU clock (cpuclock_on). */
+extern _Atomic bool cpuclock_on;
+void cpuclock_switch_in(struct m *m, struct g *g);
+void cpuclock_switch_out(struct g *g);
+/* g starts a new thread (m NULL), or is the forking thread, now on m. */
+void cpuclock_reset(struct g *g, struct m *m);
 
 /* timers.c */
 void timer_add(struct p *pp, struct g *g, int64_t when, uint64_t seq);

@@ -116,6 +116,11 @@ struct g *sched_g_by_tid(pid_t tid);
 /* Whether tid is an id gmpt gives (the process id, or above
  * SCHED_TID_BASE); kernel task ids of other threads are not. */
 bool sched_tid_is_ours(pid_t tid);
+/* Per-thread CPU time (sched/cpuclock.c). sched_cpuclock_use: the
+ * program uses a thread CPU clock: from now on every G's time is counted
+ * (the caller's from this moment). sched_g_cpu_ns: g's CPU time in ns. */
+void sched_cpuclock_use(void);
+int64_t sched_g_cpu_ns(struct g *g);
 /* The process id, as the last fork left it (no system call). */
 pid_t sched_pid(void);
 
@@ -298,6 +303,15 @@ void sched_cancel_arm(struct g *g, enum sched_cancel_arm how);
  * Returns the raw result. Outside a G, the plain system call. */
 long sched_syscall_cancelable(bool handoff, long nr, long a1, long a2, long a3, long a4, long a5,
 			      long a6);
+/* The same for a call whose caller must put things back before acting
+ * (a condition wait takes its mutex again): a cancellation that comes
+ * before or while it blocks makes it return -ECANCELED (no system call
+ * returns that for these callers), and the caller then calls
+ * sched_cancel_point_or_disarm. Hands the P off. */
+long sched_syscall_interruptible(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+/* Acts on a pending cancellation, or if the hook does not act, clears
+ * the hint (sched_cancel_arm) that may have cut a wait short. */
+void sched_cancel_point_or_disarm(void);
 #define SCHED_SYSCALL_CP_ARGS(h, n, a1, a2, a3, a4, a5, a6, ...)                                   \
 	sched_syscall_cancelable((h), (long)(n), (long)(a1), (long)(a2), (long)(a3), (long)(a4),   \
 				 (long)(a5), (long)(a6))

@@ -30,6 +30,10 @@ struct waiter {
 	int result; /* 0 woken, ETIMEDOUT, EINTR (sched_interrupt) */
 	bool timed;
 	bool cancelable; /* its G waits at a cancellation point */
+	/* For another thread only (a lock, a condition, a join ...), with
+	 * nothing in flight that could outlive the wait (unlike an
+	 * io_uring operation's): asynchronous cancellation may end it. */
+	bool async_stops;
 };
 
 struct bucket {
@@ -120,6 +124,28 @@ static int interrupted(struct g *g)
 	return EINTR;
 }
 
+/* g has an asynchronous cancellation to act on: every wait ends for it,
+ * as glibc's SIGCANCEL handler ends any futex wait, not only those at
+ * cancellation points (sched_interrupt). */
+static bool async_cancelled(struct g *g)
+{
+	return (atomic_load(&g->cancel_armed) & SCHED_CANCEL_ARM_MASK) == SCHED_CANCEL_ASYNC;
+}
+
+/* An interrupted wait. An asynchronous cancellation acts here (act_now)
+ * for a wait that is no cancellation point, where the G holds no lock of
+ * gmpt's (the caller's word may be left marked contended: one spare
+ * wakeup later, as glibc's leaves it). At a cancellation point (a cond
+ * wait must take its mutex again first) the caller sees EINTR and acts
+ * at its cancellation point, as it does for a deferred one. */
+static int interrupted_wait(struct g *g, bool act_now)
+{
+	int r = interrupted(g);
+	if (act_now && async_cancelled(g))
+		cancel_async_act();
+	return r;
+}
+
 /* The reasons each caller gives (sched.h). Only waits that no event from
  * outside the program's threads can end say WAKERS_THREADS: a mutex is
  * unlocked, a condition signalled, a barrier completed, a rwlock released,
@@ -172,11 +198,16 @@ int waitq_wait_reason(_Atomic uint32_t *addr, uint32_t val, int64_t deadline,
 	/* Under the lock sched_interrupt takes too: an interrupt that came
 	 * before we queued is seen here, one after finds us queued. */
 	bool cancelable = g && g->cancelable;
-	if (cancelable && atomic_load(&g->intr)) {
+	bool async_stops = why->wakers != WAKERS_ANYONE;
+	if (g && atomic_load(&g->intr) && (cancelable || (async_stops && async_cancelled(g)))) {
 		rtlock_unlock(&b->lock);
-		return interrupted(g);
+		return interrupted_wait(g, async_stops && !cancelable);
 	}
-	struct waiter w = {.addr = addr, .g = g, .timed = deadline != 0, .cancelable = cancelable};
+	struct waiter w = {.addr = addr,
+			   .g = g,
+			   .timed = deadline != 0,
+			   .cancelable = cancelable,
+			   .async_stops = async_stops};
 	enqueue(b, &w);
 	/* A deadline ends any wait without help. */
 	enum wait_wakers wakers = deadline ? WAKERS_ANYONE : why->wakers;
@@ -204,7 +235,7 @@ int waitq_wait_reason(_Atomic uint32_t *addr, uint32_t val, int64_t deadline,
 	g->wait_wakers = (uint8_t)wakers;
 	park(park_unlock, &pc, why->name);
 	g->wait_wakers = WAKERS_ANYONE;
-	return w.result == EINTR ? interrupted(g) : w.result;
+	return w.result == EINTR ? interrupted_wait(g, async_stops && !cancelable) : w.result;
 }
 
 int waitq_wake(_Atomic uint32_t *addr, int n)
@@ -298,8 +329,11 @@ void sched_interrupt(struct g *g)
 	struct waiter *w = atomic_load(&g->wait_node);
 	/* As in waitq_timeout: the G may have been woken, or wait elsewhere
 	 * now. Only waits at cancellation points are cut short: others (an
-	 * io_uring operation's completion, a mutex) must see their event. */
-	if (w == NULL || atomic_load(&g->wait_bucket) != bi || !w->cancelable) {
+	 * io_uring operation's completion, a mutex) must see their event,
+	 * unless the G is cancelled asynchronously (armed before this call,
+	 * seq_cst: seen here). */
+	if (w == NULL || atomic_load(&g->wait_bucket) != bi ||
+	    (!w->cancelable && !(w->async_stops && async_cancelled(g)))) {
 		rtlock_unlock(&b->lock);
 		return;
 	}

@@ -96,7 +96,7 @@ static int wait_common(struct cond *c, pthread_mutex_t *m, int64_t deadline)
 	}
 	int r;
 	if (c->pshared) {
-		r = futex_shared_wait((uint32_t *)&c->seq, seq, deadline);
+		r = futex_shared_wait_cancelable((uint32_t *)&c->seq, seq, deadline);
 		pshared_leave(c);
 	} else {
 		bool cancelable = sched_cancelable(true);
@@ -109,8 +109,12 @@ static int wait_common(struct cond *c, pthread_mutex_t *m, int64_t deadline)
 	mutex_relock_after_wait(m);
 	/* ... and after the wait, with the mutex held again, as POSIX wants
 	 * it for the cleanup handlers. A wait a cancellation cut short and
-	 * that does not act now is a spurious wakeup. */
-	sched_cancel_point();
+	 * that does not act now is a spurious wakeup (and its stale hint is
+	 * cleared, or the next wait would end at once). */
+	if (r == EINTR)
+		sched_cancel_point_or_disarm();
+	else
+		sched_cancel_point();
 	return r == ETIMEDOUT ? ETIMEDOUT : 0;
 }
 

@@ -1,5 +1,5 @@
-/* shim/thread_sched.c - scheduling policy, priority, CPU affinity and the
- * CPU-time clock of gmpt's threads. Policy, priority and affinity are
+/* shim/thread_sched.c - scheduling policy, priority and CPU affinity of
+ * gmpt's threads. Policy, priority and affinity are
  * accepted, checked as glibc and the kernel check them, recorded and
  * reported back, but without effect. A G runs on whichever
  * kernel thread runs it next, so neither a kernel priority nor a CPU mask
@@ -192,19 +192,4 @@ int thread_sched_inherit(struct thread *t, const struct thread *creator, const p
 		t->affinity_size = sizeof set;
 	}
 	return 0;
-}
-
-typedef int (*cpuclock_fn)(pthread_t, clockid_t *);
-
-/* A G's CPU time is not kept (it would cost a clock read at every
- * switch), and the kernel thread's clock would mix every G its M ran:
- * POSIX's ENOENT, "per-thread CPU-time clocks are not supported", rather
- * than a clock that measures something else. */
-EXPORT int pthread_getcpuclockid(pthread_t th, clockid_t *clock)
-{
-	STEP_ASIDE_FORWARD(pthread_getcpuclockid, th, clock);
-	struct thread *t = thread_from_handle(th);
-	if (!t || !t->g)
-		return REAL(cpuclock_fn, pthread_getcpuclockid)(thread_glibc_handle(t, th), clock);
-	return ENOENT;
 }

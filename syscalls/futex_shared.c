@@ -26,6 +26,23 @@ int futex_shared_wait(uint32_t *addr, uint32_t val, int64_t deadline)
 	return r == -EAGAIN ? EAGAIN : 0;
 }
 
+int futex_shared_wait_cancelable(uint32_t *addr, uint32_t val, int64_t deadline)
+{
+	struct timespec ts, *tsp = NULL;
+	if (deadline) {
+		ts.tv_sec = deadline / 1000000000;
+		ts.tv_nsec = deadline % 1000000000;
+		tsp = &ts;
+	}
+	long r = sched_syscall_interruptible(SYS_futex, (long)addr, FUTEX_WAIT_BITSET, val,
+					     (long)tsp, 0, FUTEX_BITSET_MATCH_ANY);
+	if (r == -ETIMEDOUT)
+		return ETIMEDOUT;
+	if (r == -ECANCELED)
+		return EINTR;
+	return r == -EAGAIN ? EAGAIN : 0;
+}
+
 void futex_shared_wake(uint32_t *addr, int n)
 {
 	raw_syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);
