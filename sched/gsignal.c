@@ -14,6 +14,7 @@
  * are never blocked in the kernel whatever the G's mask says; the mask the
  * program reads back is the one it set. */
 #include "arch/syscall.h"
+#include "sched/debug_signals.h"
 #include "sched/runtime.h"
 #include "sched/sched.h"
 
@@ -42,6 +43,63 @@ uint64_t sig_thread_mask(void)
 	return set;
 }
 
+/* What the program's action for a signal does to a thread that takes it. */
+enum sig_disp {
+	DISP_IGNORE,	      /* SIG_IGN, or a default action that ignores */
+	DISP_DEFAULT,	      /* terminate, dump core or stop the process */
+	DISP_HANDLER,	      /* a handler without SA_RESTART */
+	DISP_HANDLER_RESTART, /* a handler with SA_RESTART */
+};
+
+static enum sig_disp disp_of(void *handler, unsigned long flags, int sig)
+{
+	if (handler == (void *)SIG_IGN)
+		return DISP_IGNORE;
+	if (handler == (void *)SIG_DFL)
+		return sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT
+			   ? DISP_IGNORE
+			   : DISP_DEFAULT;
+	return flags & SA_RESTART ? DISP_HANDLER_RESTART : DISP_HANDLER;
+}
+
+/* The program's action, wherever it is kept: in the kernel, or recorded
+ * by gmpt for the signals whose kernel action is gmpt's own. */
+static enum sig_disp sig_disposition(int sig)
+{
+	if (sched_preempt_owns(sig) || sched_segv_owns(sig)) {
+		struct sigaction sa;
+		if (sched_preempt_owns(sig))
+			sched_preempt_user_action(NULL, &sa);
+		else
+			sched_segv_user_action(NULL, &sa);
+		return disp_of((void *)sa.sa_handler, (unsigned long)sa.sa_flags, sig);
+	}
+	if (sched_dump_signal_owns(sig))
+		return DISP_DEFAULT;
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} k;
+	if (raw_syscall(SYS_rt_sigaction, sig, NULL, &k, sizeof k.mask) != 0)
+		return DISP_DEFAULT;
+	return disp_of(k.handler, k.flags, sig);
+}
+
+void sched_sig_handled_clear(void)
+{
+	struct g *g = sched_current();
+	if (g)
+		atomic_store(&g->sig_handled, 0);
+}
+
+unsigned sched_sig_handled_take(void)
+{
+	struct g *g = sched_current();
+	return g ? atomic_exchange(&g->sig_handled, 0) : 0;
+}
+
 /* On g0, before g runs on m. */
 void sig_switch_in(struct m *m, struct g *g)
 {
@@ -66,6 +124,13 @@ void sig_deliver(struct g *g)
 		if (!(ready & SIGBIT(sig)))
 			continue;
 		ready &= ~SIGBIT(sig);
+		/* Recorded before the handler runs (as the call returns), for
+		 * the blocking call the G is in, if any. */
+		enum sig_disp d = sig_disposition(sig);
+		if (d == DISP_HANDLER)
+			atomic_fetch_or(&g->sig_handled, SCHED_SIG_RAN | SCHED_SIG_NORESTART);
+		else if (d == DISP_HANDLER_RESTART)
+			atomic_fetch_or(&g->sig_handled, SCHED_SIG_RAN);
 		struct m *m = m_self();
 		if (g->sig_values && g->sig_values[sig].queued) {
 			siginfo_t si;
@@ -85,6 +150,13 @@ void sig_deliver(struct g *g)
 
 int sched_signal(struct g *g, int sig, const union sigval *value)
 {
+	/* An ignored signal that the thread does not block is discarded
+	 * when sent, as the kernel does: it interrupts nothing. A blocked
+	 * one stays pending (the action may change before it is unblocked,
+	 * and sigwait takes it). */
+	enum sig_disp disp = sig_disposition(sig);
+	if (disp == DISP_IGNORE && !(g->sigmask & SIGBIT(sig)))
+		return 0;
 	if (value) {
 		if (!g->sig_values) {
 			/* Benign race: only the first sigqueue to a G allocates,
@@ -124,7 +196,7 @@ int sched_signal(struct g *g, int sig, const union sigval *value)
 	 * such a call return early natively (EINTR, or a spurious wakeup for
 	 * a condition); the G delivers the signal when it runs. From now on
 	 * sleeps are interruptible too (sched_sleep_until). */
-	if (!(g->sigmask & SIGBIT(sig))) {
+	if (!(g->sigmask & SIGBIT(sig)) && disp != DISP_IGNORE) {
 		atomic_store(&sched_interrupts_used, 1);
 		sched_interrupt(g);
 	}

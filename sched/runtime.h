@@ -108,6 +108,10 @@ struct g {
 	uint64_t sigmask;
 	_Atomic uint64_t sig_pending;
 	struct sig_value *sig_values;
+	/* SCHED_SIG_RAN/NORESTART: what the handlers gmpt delivered to this G
+	 * since its current blocking call began (sched_sig_handled_*). Only
+	 * the G writes it, from its own code or a handler on its thread. */
+	_Atomic uint8_t sig_handled;
 
 	/* Cancellation (waitq.c, sched_interrupt): the G waits at a
 	 * cancellation point; intr: a cancellation cut, or will cut, that

@@ -262,6 +262,17 @@ long sched_syscall_cancelable(bool handoff, long nr, long a1, long a2, long a3, 
  * hands it off. Up to six arguments. */
 #define sys_cancelable(...)	     SCHED_SYSCALL_CP_ARGS(false, __VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)
 #define sys_cancelable_blocking(...) SCHED_SYSCALL_CP_ARGS(true, __VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)
+/* Handlers delivered to the calling thread since its blocking call began
+ * (sched_sig_handled_clear at the start of the call): a wait that a signal
+ * cut short (EINTR from the wait) fails with EINTR if a handler without
+ * SA_RESTART ran, or if one with SA_RESTART ran and the call is one that
+ * signal(7) says is never restarted; with none (a cancellation, an
+ * ignored signal, a handler that ran before the call) it waits again. */
+#define SCHED_SIG_RAN	    1
+#define SCHED_SIG_NORESTART 2
+void sched_sig_handled_clear(void);
+/* The bits since the last clear, and clears them. */
+unsigned sched_sig_handled_take(void);
 /* The signal sched_interrupt pokes a kernel thread with, or 0 if none. */
 int sched_poke_signal(void);
 void sched_interrupt(struct g *g);
