@@ -43,14 +43,6 @@ uint64_t sig_thread_mask(void)
 	return set;
 }
 
-/* What the program's action for a signal does to a thread that takes it. */
-enum sig_disp {
-	DISP_IGNORE,	      /* SIG_IGN, or a default action that ignores */
-	DISP_DEFAULT,	      /* terminate, dump core or stop the process */
-	DISP_HANDLER,	      /* a handler without SA_RESTART */
-	DISP_HANDLER_RESTART, /* a handler with SA_RESTART */
-};
-
 static enum sig_disp disp_of(void *handler, unsigned long flags, int sig)
 {
 	if (handler == (void *)SIG_IGN)
@@ -64,7 +56,7 @@ static enum sig_disp disp_of(void *handler, unsigned long flags, int sig)
 
 /* The program's action, wherever it is kept: in the kernel, or recorded
  * by gmpt for the signals whose kernel action is gmpt's own. */
-static enum sig_disp sig_disposition(int sig)
+enum sig_disp sig_disposition(int sig)
 {
 	if (sched_preempt_owns(sig) || sched_segv_owns(sig)) {
 		struct sigaction sa;
@@ -76,6 +68,9 @@ static enum sig_disp sig_disposition(int sig)
 	}
 	if (sched_dump_signal_owns(sig))
 		return DISP_DEFAULT;
+	struct sigaction routed;
+	if (sigroute_user_action(sig, &routed))
+		return disp_of((void *)routed.sa_handler, (unsigned long)routed.sa_flags, sig);
 	struct {
 		void *handler;
 		unsigned long flags;
@@ -132,7 +127,13 @@ void sig_deliver(struct g *g)
 		else if (d == DISP_HANDLER_RESTART)
 			atomic_fetch_or(&g->sig_handled, SCHED_SIG_RAN);
 		struct m *m = m_self();
-		if (g->sig_values && g->sig_values[sig].queued) {
+		/* sigroute.c's handler runs it here, never re-routes it, and
+		 * gives the program the info a routed signal came with
+		 * (has_info, cleared there). */
+		atomic_fetch_or(&g->sig_delivering, SIGBIT(sig));
+		if (g->sig_values && g->sig_values[sig].has_info) {
+			raw_syscall(SYS_tgkill, pid, m->tid, sig);
+		} else if (g->sig_values && g->sig_values[sig].queued) {
 			siginfo_t si;
 			memset(&si, 0, sizeof si);
 			si.si_signo = sig;
@@ -148,7 +149,19 @@ void sig_deliver(struct g *g)
 	}
 }
 
+static int signal_g(struct g *g, int sig, const union sigval *value, const siginfo_t *info);
+
 int sched_signal(struct g *g, int sig, const union sigval *value)
+{
+	return signal_g(g, sig, value, NULL);
+}
+
+int sig_send_info(struct g *g, int sig, const siginfo_t *info)
+{
+	return signal_g(g, sig, NULL, info);
+}
+
+static int signal_g(struct g *g, int sig, const union sigval *value, const siginfo_t *info)
 {
 	/* An ignored signal that the thread does not block is discarded
 	 * when sent, as the kernel does: it interrupts nothing. A blocked
@@ -157,7 +170,7 @@ int sched_signal(struct g *g, int sig, const union sigval *value)
 	enum sig_disp disp = sig_disposition(sig);
 	if (disp == DISP_IGNORE && !(g->sigmask & SIGBIT(sig)))
 		return 0;
-	if (value) {
+	if (value || info) {
 		if (!g->sig_values) {
 			/* Benign race: only the first sigqueue to a G allocates,
 			 * and a lost race leaks one array, never a value. */
@@ -169,8 +182,14 @@ int sched_signal(struct g *g, int sig, const union sigval *value)
 							 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 				free(v);
 		}
-		g->sig_values[sig].value = *value;
-		g->sig_values[sig].queued = true;
+		if (info) {
+			g->sig_values[sig].info = *info;
+			g->sig_values[sig].has_info = true;
+		} else {
+			g->sig_values[sig].value = *value;
+			g->sig_values[sig].queued = true;
+			g->sig_values[sig].has_info = false;
+		}
 	}
 	/* Seq_cst, against sched_sigwait_begin: either the G sees the bit
 	 * there, or this sees its set below and stops its wait. */
@@ -233,6 +252,14 @@ void sched_sigmask_set(uint64_t mask)
 	}
 	g->sigmask = mask;
 	sig_switch_in(m, g);
+	if (g == sig_main_g)
+		sigroute_mask_changed();
+	/* Process-directed signals that every thread blocked wait in the
+	 * process (sigroute.c) until one unblocks them, as in the kernel. */
+	siginfo_t si;
+	int sig;
+	while ((sig = sigroute_take_process(~mask, &si)))
+		sig_send_info(g, sig, &si);
 	if (atomic_load_explicit(&g->sig_pending, memory_order_relaxed) & ~mask)
 		sig_deliver(g);
 }
@@ -251,13 +278,15 @@ static int take_pending(struct g *g, uint64_t set, siginfo_t *info)
 				info->si_pid = getpid();
 				info->si_uid = getuid();
 				info->si_code = SI_TKILL;
-				if (g->sig_values && g->sig_values[sig].queued) {
+				if (g->sig_values && g->sig_values[sig].has_info)
+					*info = g->sig_values[sig].info;
+				else if (g->sig_values && g->sig_values[sig].queued) {
 					info->si_code = SI_QUEUE;
 					info->si_value = g->sig_values[sig].value;
 				}
 			}
 			if (g->sig_values)
-				g->sig_values[sig].queued = false;
+				g->sig_values[sig].queued = g->sig_values[sig].has_info = false;
 			return sig;
 		}
 		have &= ~SIGBIT(sig);
@@ -272,7 +301,10 @@ int sched_sigwait_begin(uint64_t set, void *info)
 		return 0;
 	/* Seq_cst, then the pending set: see sched_signal. */
 	atomic_store(&g->sigwait_set, set);
-	return take_pending(g, set, info);
+	int sig = take_pending(g, set, info);
+	if (!sig)
+		sig = sigroute_take_process(set, info);
+	return sig;
 }
 
 void sched_sigwait_end(void)

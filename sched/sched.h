@@ -140,6 +140,11 @@ void sched_g_set_sigmask(struct g *g, uint64_t mask);
 int sched_sigwait_begin(uint64_t set, void *info);
 void sched_sigwait_end(void);
 void sched_sigmask_set(uint64_t mask);
+/* sigaction for the signals that are the program's alone: a handler is
+ * installed wrapped, so that a signal sent to the process reaches the
+ * thread Linux would choose (sigroute.c); old reads back the program's. */
+struct sigaction;
+int sched_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
 /* Whether each G has its own TLS (false: shared TLS, by request or
  * because this glibc is not one gmpt can do it for). */
