@@ -145,7 +145,10 @@ static void route_handler(int sig, siginfo_t *si, void *uc)
 	} else if (g && (si->si_code == SI_TKILL || (sig_is_fault(sig) && si->si_code > 0))) {
 		here = true; /* raise(), tgkill on this thread, a fault */
 	} else if (g) {
-		here = route_target(sig) == g;
+		/* Without preemption (GMPT_PREEMPT=0) a routed signal could
+		 * wait forever behind a G that never yields its P: the G that
+		 * took it, which does not block it either, runs the handler. */
+		here = route_target(sig) == g || (!sched.preempt_on && !(g->sigmask & SIGBIT(sig)));
 	}
 	if (here) {
 		errno = saved_errno;
