@@ -187,6 +187,9 @@ struct p {
 	_Atomic uint32_t schedtick;
 	_Atomic uint32_t syscalltick;
 	uint64_t rand;
+	/* When the G now on the P began its time slice (execute, not for a
+	 * G that inherits one; acquirep). Owner only (sched_exit_syscall). */
+	int64_t slice_start;
 
 	struct runq runq;
 
@@ -216,6 +219,7 @@ enum m_after {
 	AFTER_PREEMPT,
 	AFTER_EXIT,
 	AFTER_SYSCALL_NO_P,
+	AFTER_SLICE,
 };
 
 struct m {

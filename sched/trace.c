@@ -293,6 +293,7 @@ static uint32_t stop_of(int after)
 	case AFTER_PARK:
 		return STOP_PARK;
 	case AFTER_YIELD:
+	case AFTER_SLICE: /* a yield at a system call's exit */
 		return STOP_YIELD;
 	case AFTER_PREEMPT:
 		return STOP_PREEMPT;
