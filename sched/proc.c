@@ -1213,13 +1213,16 @@ static void exitsyscall_no_p(struct m *m)
  * slice (since its P last scheduled, shared with the Gs it hands
  * runnext to) is over yields here if anything else waits: queued Gs,
  * the global queue, a due timer, or a G the netpoller has ready
- * (AFTER_SLICE in finish_switch polls). 100 us keeps a switch per slice
- * (about a microsecond) cheap and bounds the wait behind N busy
- * connections at about N/procs slices. Yielding here is as safe as the
+ * (AFTER_SLICE in finish_switch polls). The slice trades throughput
+ * (each G's burst of requests) for the tail: with MariaDB at 16 clients,
+ * 100 us gave p99 1.6x native's at 0.8x its throughput, 200 us 1.9x at
+ * 0.9x, 1 ms 4x at 1.1x; 200 us keeps a switch per slice (about a
+ * microsecond) cheap and bounds the wait behind N busy connections at
+ * about N/procs slices. Yielding here is as safe as the
  * slow path below, which already switches the G out at this point (a
  * retaken P); only not when gmpt code of this M is under us
  * (p_pin > 1: a runtime lock may be held). */
-#define SLICE_NS 100000
+#define SLICE_NS 200000
 void sched_exit_syscall(void)
 {
 	struct m *m = m_self();
