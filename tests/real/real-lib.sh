@@ -15,7 +15,12 @@
 #                        $W/NAME.err; a non-zero status, a timeout or (when
 #                        preloaded) a "gmpt:" line on stderr is a failure,
 #                        and a timeout ends the script. The elapsed time is
-#                        logged. Returns the status.
+#                        logged. Returns the status. Statuses listed in
+#                        $ok_status (default "0") count as success; a
+#                        timeout sends $timeout_signal (default TERM) and
+#                        SIGKILL 5 s later, and prints any gmpt thread dump
+#                        (GMPT_DUMP_SIGNAL set to the same signal).
+#                        $real_last_ms is then the run's elapsed time.
 #   same A B WHAT        compare two files byte for byte, fail if they differ
 #   fail MSG             record a failure (the script goes on, then exits 1)
 #   finish               print the timing table; exit 0, or 1 after failures
@@ -95,19 +100,31 @@ run() {
 	shift 2
 	t0=$(now_ms)
 	# shellcheck disable=SC2046
-	timeout -k 5 "$limit" $(mode_prefix "$mode") "$@" >"$W/$name.out" 2>"$W/$name.err"
+	timeout -k 5 -s "${timeout_signal:-TERM}" "$limit" $(mode_prefix "$mode") "$@" >"$W/$name.out" 2>"$W/$name.err"
 	st=$?
 	t1=$(now_ms)
 	ms=$((t1 - t0))
+	# shellcheck disable=SC2034 # read by the scripts to scale limits
+	real_last_ms=$ms
 	real_times+=("$(printf '%-8s %-28s %6d.%03d s  status %s' "$mode" "$name" $((ms / 1000)) $((ms % 1000)) "$st")")
-	if [ "$st" -ne 0 ]; then
+	case " ${ok_status:-0} " in
+	*" $st "*) ;;
+	*)
 		fail "$mode run '$name' ($*) exited with $(describe_status "$st")"
 		echo "--- $name stderr (first 30 lines):" >&2
 		head -n 30 "$W/$name.err" >&2
-		# A hang ends the script: the rest would likely hang too, and
-		# the test must report before meson's own timeout.
-		case $st in 124 | 137) finish ;; esac
-	elif [ "$mode" = gmpt ] && grep -q 'gmpt:' "$W/$name.err"; then
+		case $st in 124 | 137)
+			# Where the threads of a hung preloaded run waited.
+			sed -n '/^gmpt: thread dump/,/^gmpt: end of thread dump/p' "$W/$name.err" "$W/$name.out" | head -n 300 >&2
+			# A hang ends the script: the rest would likely hang too, and
+			# the test must report before meson's own timeout.
+			finish
+			;;
+		esac
+		return "$st"
+		;;
+	esac
+	if [ "$mode" = gmpt ] && grep -q 'gmpt:' "$W/$name.err"; then
 		fail "preloaded run '$name' printed gmpt messages on stderr:"
 		grep 'gmpt:' "$W/$name.err" | head -n 10 >&2
 	fi
