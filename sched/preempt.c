@@ -24,6 +24,7 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <link.h>
@@ -58,12 +59,16 @@ static const char *const unsafe_objects[] = {
 static struct sigaction user_action;
 static _Atomic int user_action_set;
 
+/* gmpt's own load address: its code is unsafe whatever its file is
+ * called (a renamed or differently installed copy). */
+static uintptr_t own_base;
+
 static int note_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
 	(void)arg;
 	const char *name = info->dlpi_name;
-	bool unsafe = false;
+	bool unsafe = own_base != 0 && info->dlpi_addr == own_base;
 	for (size_t i = 0; i < sizeof unsafe_objects / sizeof *unsafe_objects; i++)
 		if (name && strstr(name, unsafe_objects[i]))
 			unsafe = true;
@@ -243,6 +248,9 @@ void preempt_init(void)
 	if (!sched.preempt_on)
 		return;
 	arch_preempt_init();
+	Dl_info self;
+	if (dladdr((void *)preempt_init, &self) != 0)
+		own_base = (uintptr_t)self.dli_fbase;
 	dl_iterate_phdr(note_object, NULL);
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 	struct sigaction sa;
