@@ -301,10 +301,13 @@ void waitq_timeout(struct g *g, uint64_t seq)
 	ready(g);
 }
 
-/* sched_interrupt of a G that is not queued in a wait queue. */
-static void interrupt_unqueued(struct g *g)
+void sched_interrupt(struct g *g)
 {
-	{
+	/* Seq_cst, before the bucket lock: a G about to queue sees it under
+	 * that lock (waitq_wait), one already queued is found below. */
+	atomic_store(&g->intr, true);
+	int32_t bi = atomic_load(&g->wait_bucket);
+	if (bi < 0) {
 		/* Not parked in a wait queue: its next one sees intr. One
 		 * blocked in the kernel (pause, sigsuspend) is poked: the
 		 * signal's handler makes the call fail with EINTR. So is one
@@ -319,17 +322,6 @@ static void interrupt_unqueued(struct g *g)
 		/* Parked in an interruptible sleep (or about to be: then it
 		 * sees intr itself, sleep_unlock). */
 		timer_interrupt_sleep(g);
-	}
-}
-
-void sched_interrupt(struct g *g)
-{
-	/* Seq_cst, before the bucket lock: a G about to queue sees it under
-	 * that lock (waitq_wait), one already queued is found below. */
-	atomic_store(&g->intr, true);
-	int32_t bi = atomic_load(&g->wait_bucket);
-	if (bi < 0) {
-		interrupt_unqueued(g);
 		return;
 	}
 	struct bucket *b = &buckets[bi];
@@ -343,10 +335,6 @@ void sched_interrupt(struct g *g)
 	if (w == NULL || atomic_load(&g->wait_bucket) != bi ||
 	    (!w->cancelable && !(w->async_stops && async_cancelled(g)))) {
 		rtlock_unlock(&b->lock);
-		/* wait_bucket is left as it was after a wait: a G not
-		 * queued any more may be blocked in the kernel now. */
-		if (w == NULL)
-			interrupt_unqueued(g);
 		return;
 	}
 	dequeue(b, w);
