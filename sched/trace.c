@@ -559,9 +559,12 @@ static void finish(bool fatal)
 		wait_idle(tt, self, fatal ? FINISH_WAIT_NS / 10 : FINISH_WAIT_NS);
 
 	/* The writer lets go of the lock after each batch; it may be stuck
-	 * only if the process dies inside it, when trying is all we can do. */
+	 * only if the process dies inside it, when trying is all we can do.
+	 * A batch of a busy trace takes the writer tens of milliseconds on a
+	 * loaded machine: give it a second before the file is left without
+	 * its end. */
 	if (fatal) {
-		int64_t until = nanotime() + FINISH_WAIT_NS;
+		int64_t until = nanotime() + 20 * FINISH_WAIT_NS;
 		while (!rtlock_trylock(&trace.write_lock))
 			if (nanotime() >= until)
 				return;
