@@ -16,6 +16,10 @@ trap 'rm -rf "$dir"' EXIT
 err=$dir/stderr
 mkfifo "$dir/in"
 exec 3<>"$dir/in"
+# Made before the program starts: the loop below must not read it before
+# the background shell's redirection has created it (an empty count would
+# end the wait at once).
+: >"$err"
 
 GMPT_PROCS=2 GMPT_DEBUG=stats,schedtrace=50,scheddetail=1 LD_PRELOAD=$lib \
 	"$prog" <&3 >"$dir/stdout" 2>"$err" &
