@@ -144,6 +144,12 @@ const struct wait_reason WAIT_OTHER = {"waitq", WAKERS_ANYONE};
  * enum wait_wakers (checkdead.c: such a thread is as stuck as a G). */
 _Atomic int32_t waitq_foreign_blocked[3];
 
+const void *waitq_parked_addr(struct g *g)
+{
+	const struct waiter *w = atomic_load(&g->wait_node);
+	return w ? w->addr : NULL;
+}
+
 int waitq_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 {
 	return waitq_wait_reason(addr, val, deadline, &WAIT_OTHER);
