@@ -1108,6 +1108,27 @@ void sched_gosched(void)
 	switch_to_g0(m, m->curg, AFTER_YIELD);
 }
 
+/* The preemption signal acts only where the interrupted code is the
+ * program's own (preempt.c): a G that spends nearly all its time inside
+ * gmpt or libc, as a loop retrying a failing pthread_create does, would
+ * never be preempted, and the threads it waits for (those whose exit
+ * would free the memory it lacks) never run. A gmpt call that may switch
+ * calls this on its way out: a request sysmon made and the signal could
+ * not act on is honoured there, as preempt_park does. */
+void sched_preempt_point(void)
+{
+	struct m *m = m_self();
+	struct g *g = m ? m->curg : NULL;
+	if (!g || !atomic_load_explicit(&g->preempt, memory_order_relaxed))
+		return;
+	atomic_store_explicit(&g->preempt, false, memory_order_relaxed);
+	p_pin(m);
+	if (m->p)
+		P_STAT_ADD(m->p, preempts, 1);
+	switch_to_g0(m, g, AFTER_PREEMPT);
+	p_unpin(m_self());
+}
+
 _Noreturn void sched_exit(void)
 {
 	struct m *m = m_self();

@@ -99,6 +99,10 @@ _Noreturn void sched_exit(void);
 void sched_free(struct g *g);
 
 void sched_gosched(void);
+/* Yields if sysmon asked the current G to (its time slice is over and
+ * others wait) but the preemption signal found it where it cannot act;
+ * for gmpt calls a program may repeat in a tight loop. */
+void sched_preempt_point(void);
 
 /* Signals for Gs (gsignal.c). sched_signal makes sig pending in g (with
  * pthread_sigqueue's value if value is not NULL) and has it delivered on

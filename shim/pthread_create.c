@@ -155,10 +155,21 @@ EXPORT int pthread_create(pthread_t *restrict handle, const pthread_attr_t *rest
 	if (err)
 		return err;
 	atomic_fetch_add(&threads_alive, 1);
-	if (!sched_spawn(thread_entry, NULL, &spec, prepare, &c)) {
+	bool spawned = sched_spawn(thread_entry, NULL, &spec, prepare, &c);
+	if (!spawned) {
 		free(c.sched.affinity);
 		atomic_fetch_sub(&threads_alive, 1);
-		return EAGAIN;
 	}
-	return 0;
+	/* A program may create threads in a tight loop, retrying a failing
+	 * pthread_create until threads that exit free memory (glibc's
+	 * tst-create-detached): the loop runs in gmpt, where the preemption
+	 * signal cannot act, so a request sysmon made is honoured here. A
+	 * failure yields at once: the threads that can free what is missing
+	 * are runnable ones, which natively run meanwhile on other CPUs. */
+	if (spawned) {
+		sched_preempt_point();
+		return 0;
+	}
+	sched_gosched();
+	return EAGAIN;
 }
