@@ -100,7 +100,7 @@ void *sched_g_ext(struct g *g)
 void sched_g_stack(struct g *g, void **lo, size_t *size, size_t *guard)
 {
 	*lo = g->stack_lo;
-	*size = (size_t)(g->stack_hi - g->stack_lo);
+	*size = (size_t)(g->stack_hi - g->stack_lo) + g->stack_reserve;
 	*guard = g->stack_guard;
 }
 

@@ -2,8 +2,16 @@
  *
  * Every stack is its own anonymous mapping:
  *
- *     [guard page(s) PROT_NONE][ usable stack ... ][header]
- *      ^map base               ^stack_lo           ^stack_hi
+ *     [guard page(s) PROT_NONE][ usable stack ... ][TCB room [header]]
+ *      ^map base               ^stack_lo           ^stack_hi          ^top
+ *
+ * The mapping is the guard plus exactly the size asked for, which is what
+ * pthread_getattr_np reports ([stack_lo, top)). As in glibc, whose thread
+ * descriptor and static TLS block sit at the top of the thread's stack,
+ * the room they take there is not the thread's to use: the G's stack
+ * starts that far below the top (stack_reserve), so a thread overflows
+ * into its guard page at the depth glibc's would. gmpt's header lives in
+ * that room; a G's own TCB (per-G TLS) is allocated elsewhere.
  *
  * A guard page splits the mapping into two VMAs, and vm.max_map_count
  * (65530 by default) caps the VMAs of a process, so guarded stacks are
@@ -28,6 +36,7 @@
 #include "sched/sysfile.h"
 #include "sched/osthread.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -53,7 +62,10 @@ struct stack_header {
 	bool poolable;	/* asked for with the default size and guard */
 };
 
-#define HEADER_SIZE   64
+#define HEADER_SIZE 64
+/* The room at the top of every thread stack (see above): glibc's static
+ * TLS size with its thread descriptor, aligned, at least the header. */
+static size_t top_reserve = HEADER_SIZE;
 #define P_CACHE_MAX   32
 #define POOL_KEEP_HOT 64
 
@@ -100,9 +112,26 @@ static size_t glibc_default_stack_size(void)
 	return sz;
 }
 
+/* glibc's own figure (ld.so, GLIBC_PRIVATE): the static TLS size it
+ * takes from each thread's stack, its descriptor included. */
+static void top_reserve_init(void)
+{
+	typedef void (*static_info_fn)(size_t *, size_t *);
+	static_info_fn info =
+	    (static_info_fn)dlvsym(RTLD_DEFAULT, "_dl_get_tls_static_info", "GLIBC_PRIVATE");
+	size_t size = 0, align = 64;
+	if (info)
+		info(&size, &align);
+	if (align < 64)
+		align = 64;
+	size = (size + align - 1) & ~(align - 1);
+	top_reserve = size > HEADER_SIZE ? size : HEADER_SIZE;
+}
+
 void stack_init(void)
 {
 	page_size = (size_t)sysconf(_SC_PAGESIZE);
+	top_reserve_init();
 	default_size = (glibc_default_stack_size() + page_size - 1) & ~(page_size - 1);
 	long maps = read_sysctl_long("/proc/sys/vm/max_map_count", 65530);
 	guard_budget = (size_t)maps / 4;
@@ -117,7 +146,8 @@ static void header_apply(struct g *g, struct stack_header *h)
 {
 	g->stack_kind = h->kind;
 	g->stack_lo = h->map_base + h->guard;
-	g->stack_hi = (char *)h;
+	g->stack_hi = (char *)h + HEADER_SIZE - top_reserve;
+	g->stack_reserve = top_reserve;
 	g->map_size = h->map_size;
 	g->stack_guard = h->guard;
 	if (h->kind == STACK_CANARY)
@@ -141,8 +171,7 @@ static struct stack_header *stack_map(size_t usable, size_t guard)
 		guard = 0;
 		kind = STACK_CANARY;
 	}
-	size_t total = usable + guard + HEADER_SIZE;
-	total = (total + page_size - 1) & ~(page_size - 1);
+	size_t total = usable + guard;
 	char *base = mmap(NULL, total, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (base == MAP_FAILED)
@@ -193,7 +222,10 @@ int stack_acquire(struct p *pp, struct g *g, const struct stack_spec *spec)
 	if (spec && spec->user_stack) {
 		g->stack_kind = STACK_USER;
 		g->stack_lo = spec->user_stack;
-		g->stack_hi = (char *)spec->user_stack + spec->user_size;
+		/* glibc puts its descriptor at the top of a user stack too. */
+		size_t reserve = spec->user_size > 2 * top_reserve ? top_reserve : 0;
+		g->stack_hi = (char *)spec->user_stack + spec->user_size - reserve;
+		g->stack_reserve = reserve;
 		g->map_size = 0;
 		g->stack_guard = 0;
 		return 0;
@@ -225,7 +257,8 @@ void stack_release(struct p *pp, struct g *g)
 		g->stack_kind = STACK_NONE;
 		return;
 	}
-	struct stack_header *h = (struct stack_header *)g->stack_hi;
+	struct stack_header *h =
+	    (struct stack_header *)(g->stack_hi + g->stack_reserve - HEADER_SIZE);
 	g->stack_kind = STACK_NONE;
 	if (!h->poolable) {
 		stack_unmap(h);
@@ -271,6 +304,7 @@ void stack_describe_main(struct g *g)
 	os_thread_stack(&lo, &size);
 	g->stack_lo = lo;
 	g->stack_hi = (char *)lo + size;
+	g->stack_reserve = 0;
 	g->map_size = 0;
 }
 
