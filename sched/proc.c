@@ -1415,6 +1415,12 @@ void sched_tls_after_dlopen(void)
 		tcb_after_dlopen();
 }
 
+void sched_tls_after_dlclose(void)
+{
+	if (sched.tls_per_g)
+		tcb_after_dlclose();
+}
+
 void *sched_tls_enter_kernel_thread(void)
 {
 	struct m *m = m_self();

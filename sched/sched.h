@@ -151,6 +151,13 @@ bool sched_tls_per_g(void);
 /* After a successful dlopen: static TLS of the modules it loaded, in
  * every G (per-G TLS only). */
 void sched_tls_after_dlopen(void);
+/* After a successful dlclose: forget the static TLS of modules it
+ * unloaded, so that loading one again initialises it again. */
+void sched_tls_after_dlclose(void);
+/* After a successful dlopen: if a loaded object needs an executable stack
+ * (PT_GNU_STACK with PF_X, or none, as glibc reads it), every G stack,
+ * and every one made from now on, becomes executable (stack.c). */
+void sched_stacks_after_dlopen(void);
 /* Around a glibc call that must see the calling kernel thread's own
  * struct pthread as THREAD_SELF (glibc's set*id, which signals every other
  * kernel thread on its list): only the main G, whose TCB glibc lists as

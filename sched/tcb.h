@@ -73,6 +73,7 @@ void tcb_wrap_setxid(void *(*listed_tcb)(void));
  * library) gets its block initialised in every G's TCB, as glibc does for
  * its own threads. */
 void tcb_after_dlopen(void);
+void tcb_after_dlclose(void);
 
 /* A thread pointer's offset of a TLS variable of this library (its
  * address minus the caller's thread pointer), valid in every TCB. */

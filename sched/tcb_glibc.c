@@ -265,6 +265,32 @@ void tcb_after_dlopen(void)
 	rtlock_unlock(&tcb.lock);
 }
 
+/* A module's record goes when its link_map leaves the list: glibc may
+ * reuse both the link_map's memory and the module id for the next
+ * library, or the same one loaded again, whose block must then be
+ * initialised again in every TCB. Checked after each dlclose; a dlopen in
+ * another thread that reloads the same library in the window between the
+ * unload and this check would find its record still there (two threads
+ * racing to unload and reload one library). */
+void tcb_after_dlclose(void)
+{
+	if (!tcb.lm_tls_offset_word)
+		return;
+	rtlock_lock(&tcb.lock);
+	for (size_t modid = 0; modid < tcb.nstatic_done; modid++) {
+		const void *map = tcb.static_done[modid];
+		if (!map)
+			continue;
+		bool loaded = false;
+		for (struct link_map *l = _r_debug.r_map; l && !loaded; l = l->l_next)
+			loaded = (const void *)l == map &&
+				 ((const size_t *)l)[tcb.lm_tls_offset_word + 1] == modid;
+		if (!loaded)
+			tcb.static_done[modid] = NULL;
+	}
+	rtlock_unlock(&tcb.lock);
+}
+
 static void remember(char *t)
 {
 	rtlock_lock(&tcb.lock);
