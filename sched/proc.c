@@ -1403,6 +1403,12 @@ void *sched_tls_cleanup_chain(void)
 	return g && g->tls_base ? tcb_cleanup_chain() : NULL;
 }
 
+bool sched_tls_chain_end_lands(__pthread_unwind_buf_t *copy, void (*landing)(void))
+{
+	struct g *g = sched_current();
+	return g && g->tls_base && tcb_chain_end_lands(copy, landing);
+}
+
 void **sched_tls_cleanup_list(void)
 {
 	struct g *g = sched_current();

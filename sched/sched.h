@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h> /* __pthread_unwind_buf_t */
 #include <signal.h>
 #include <stdatomic.h>
 
@@ -169,6 +170,11 @@ void sched_tls_leave_kernel_thread(void *token);
  * glibc's forced unwind (pthread_exit, cancellation) starts; NULL with
  * shared TLS, whose one chain per M the Gs would mix up. */
 void *sched_tls_cleanup_chain(void);
+/* With per-G TLS, on the main G: its chain's outermost buffer, glibc's
+ * (which would end the kernel thread), is replaced by *copy, whose jump
+ * lands in landing instead (tcb_chain_end_lands). False: shared TLS or
+ * an empty chain. */
+bool sched_tls_chain_end_lands(__pthread_unwind_buf_t *copy, void (*landing)(void));
 /* With per-G TLS, where the calling G's old-style cleanup list starts
  * (_pthread_cleanup_push_defer); NULL with shared TLS. */
 void **sched_tls_cleanup_list(void);
@@ -245,6 +251,14 @@ static inline void sched_cancel_point(void)
 	if (__builtin_expect(atomic_load_explicit(&sched_interrupts_used, memory_order_relaxed), 0))
 		sched_cancel_point_slow();
 }
+/* Acts on a pending asynchronous cancellation only (around system calls
+ * that are not cancellation points, which such a cancellation still
+ * stops). */
+void sched_async_cancel_point(void);
+/* Whether the calling G has a cancellation to act on (the hint). */
+bool sched_cancel_is_armed(void);
+/* Acts on it; returns only if the hint was stale, which is then dropped. */
+void sched_cancel_act_armed(void);
 /* Returns whether it marked (false: not a G, nothing to undo). */
 bool sched_cancelable(bool on);
 /* What the shim tells sched about a G's cancellation state: nothing to

@@ -462,6 +462,37 @@ void *tcb_cleanup_chain(void)
 	return FIELD(arch_thread_pointer(), PT_CLEANUP_JMP_BUF, void *);
 }
 
+/* x86-64 glibc's jmp_buf: rbx, rbp, r12-r15, rsp, pc; rbp, rsp and pc
+ * mangled with the TCB's pointer guard (PTR_MANGLE: xor, rotate left
+ * 17). */
+#define JB_PC		  7
+#define TCB_POINTER_GUARD 0x30
+
+static uintptr_t ptr_mangle(uintptr_t p, uintptr_t guard)
+{
+	p ^= guard;
+	return (p << 17) | (p >> (64 - 17));
+}
+
+bool tcb_chain_end_lands(__pthread_unwind_buf_t *copy, void (*landing)(void))
+{
+	char *tp = arch_thread_pointer();
+	/* The link to the outermost buffer: the thread's own field, or the
+	 * prev word (priv.data.prev, __pad[0]) of the buffer inside it. */
+	void **link = &FIELD(tp, PT_CLEANUP_JMP_BUF, void *);
+	while (*link && ((__pthread_unwind_buf_t *)*link)->__pad[0])
+		link = &((__pthread_unwind_buf_t *)*link)->__pad[0];
+	__pthread_unwind_buf_t *outermost = *link;
+	if (!outermost)
+		return false;
+	*copy = *outermost;
+	copy->__cancel_jmp_buf[0].__cancel_jmp_buf[JB_PC] =
+	    (long)ptr_mangle((uintptr_t)landing, FIELD(tp, TCB_POINTER_GUARD, uintptr_t));
+	copy->__cancel_jmp_buf[0].__mask_was_saved = 0;
+	*link = copy;
+	return true;
+}
+
 void tcb_set_tid(void *tp, pid_t tid)
 {
 	FIELD(tp, PT_TID, pid_t) = tid;

@@ -282,6 +282,10 @@ void sched_interrupt(struct g *g)
 	 * that lock (waitq_wait), one already queued is found below. */
 	atomic_store(&g->intr, true);
 	int32_t bi = atomic_load(&g->wait_bucket);
+	/* wait_bucket stays set after a queue wait ends: a G whose wait_node
+	 * is NULL is not in a queue, whatever it says. */
+	if (bi >= 0 && !atomic_load(&g->wait_node))
+		bi = -1;
 	if (bi < 0) {
 		/* Not parked in a wait queue: its next one sees intr. One
 		 * blocked in the kernel (pause, sigsuspend) is poked: the
