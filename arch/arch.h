@@ -28,6 +28,10 @@ void arch_context_switch(struct arch_context *save, const struct arch_context *l
  * inherits its creator's floating-point environment. */
 void arch_context_make(struct arch_context *ctx, void *stack_top, void (*entry)(void *), void *arg);
 
+/* Calls fn(a1, a2) with site, the address of a `ret` instruction, as the
+ * return address fn sees; returns fn's result (call_via.S). */
+void *arch_call_via(void *fn, const void *site, void *a1, long a2);
+
 /* Fills *ucontext (a ucontext_t) with the registers a context that switched
  * away resumes with: the instruction pointer is the return address into the
  * caller of arch_context_switch, the stack pointer is as that return leaves

@@ -106,3 +106,36 @@ void cancel_async_act(void)
 {
 	sched_cancel_point_or_disarm();
 }
+
+/* A system call gmpt makes for the program without it being a
+ * cancellation point (syscall(2)): natively an asynchronous cancellation
+ * acts as soon as its signal lands, also in the kernel, where it cuts the
+ * call short. The poke that stands for that signal acts only where the G
+ * runs the program's own code, so it only made the call fail with EINTR
+ * here: the G acts now, on its way back to the program. */
+void sched_async_cancel_point(void)
+{
+	struct g *g = sched_current();
+	if (g && (atomic_load_explicit(&g->cancel_armed, memory_order_relaxed) &
+		  SCHED_CANCEL_ARM_MASK) == SCHED_CANCEL_ASYNC)
+		sched_cancel_point_slow();
+}
+
+bool sched_cancel_is_armed(void)
+{
+	struct g *g = sched_current();
+	return g && (atomic_load(&g->cancel_armed) & SCHED_CANCEL_ARM_MASK) != SCHED_CANCEL_OFF;
+}
+
+/* As sched_syscall_cancelable does with a call it did not make: the hook
+ * acts, or the hint was stale (cancellation disabled meanwhile) and is
+ * dropped; a cancellation that arms again after the drop set its pending
+ * state first, so the next cancellation point acts. */
+void sched_cancel_act_armed(void)
+{
+	struct g *g = sched_current();
+	if (!g)
+		return;
+	sched_cancel_point_slow();
+	atomic_fetch_and(&g->cancel_armed, (uint8_t)~SCHED_CANCEL_ARM_MASK);
+}

@@ -93,7 +93,15 @@ static bool g_not_stuck(struct g *g)
 	uint32_t st = atomic_load_explicit(&g->status, memory_order_acquire);
 	if (st == G_IDLE || st == G_DEAD)
 		return false;
-	return st != G_WAITING || g->wait_wakers == WAKERS_ANYONE;
+	if (st != G_WAITING || g->wait_wakers == WAKERS_ANYONE)
+		return true;
+	/* A cancellation that ends the wait natively: asynchronous ones end
+	 * any wait, deferred ones a wait at a cancellation point (a cond
+	 * wait, a join). Whether gmpt acts on it there is not for this
+	 * check to judge: when in doubt, it does not abort. */
+	uint8_t arm =
+	    atomic_load_explicit(&g->cancel_armed, memory_order_relaxed) & SCHED_CANCEL_ARM_MASK;
+	return arm == SCHED_CANCEL_ASYNC || (arm == SCHED_CANCEL_DEFERRED && g->cancelable);
 }
 
 static bool hint_not_stuck(void)
@@ -314,6 +322,89 @@ static bool process_timers(void)
 	return read_small("/proc/self/timers", buf, sizeof buf) > 0;
 }
 
+/* Mappings other processes may write (MAP_SHARED, shm, memfd): a thread
+ * waiting on a word there may be woken by another process, whatever the
+ * object's pshared flag says (a named semaphore, a process-shared mutex
+ * or condvar, a futex word in a shared file). */
+#define SHARED_RANGES_MAX 256
+struct shared_ranges {
+	int n; /* -1: /proc/self/maps unreadable or too many to hold */
+	uintptr_t lo[SHARED_RANGES_MAX], hi[SHARED_RANGES_MAX];
+};
+
+/* One line of /proc/self/maps: "lo-hi perms offset dev inode path". */
+static void shared_range_parse(struct shared_ranges *r, const char *line)
+{
+	char *end;
+	uintptr_t lo = strtoul(line, &end, 16);
+	if (*end != '-')
+		return;
+	uintptr_t hi = strtoul(end + 1, &end, 16);
+	if (*end != ' ' || strlen(end) < 5 || end[4] != 's')
+		return;
+	if (r->n == SHARED_RANGES_MAX) {
+		r->n = -1;
+		return;
+	}
+	r->lo[r->n] = lo;
+	r->hi[r->n] = hi;
+	r->n++;
+}
+
+static void shared_ranges_read(struct shared_ranges *r)
+{
+	r->n = 0;
+	int fd = raw_open("/proc/self/maps");
+	if (fd < 0) {
+		r->n = -1;
+		return;
+	}
+	char buf[4096];
+	size_t have = 0;
+	for (;;) {
+		long n = raw_syscall(SYS_read, fd, buf + have, sizeof buf - 1 - have);
+		if (n < 0) {
+			r->n = -1;
+			break;
+		}
+		have += (size_t)n;
+		buf[have] = 0;
+		char *line = buf, *nl;
+		while ((nl = strchr(line, '\n'))) {
+			*nl = 0;
+			shared_range_parse(r, line);
+			line = nl + 1;
+		}
+		/* A line longer than the buffer (a very long path) cannot be
+		 * split safely: give up rather than misread it. */
+		have = (size_t)(buf + have - line);
+		if (n == 0 || r->n < 0 || have == sizeof buf - 1) {
+			if (have == sizeof buf - 1)
+				r->n = -1;
+			break;
+		}
+		memmove(buf, line, have);
+	}
+	raw_syscall(SYS_close, fd);
+}
+
+/* sched.lock held, every M idle. */
+static bool any_wait_in_shared_memory(const struct shared_ranges *r)
+{
+	if (r->n < 0)
+		return true;
+	for (struct g *g = atomic_load_explicit(&sched.allg, memory_order_acquire); g;
+	     g = g->allg_link) {
+		if (atomic_load_explicit(&g->status, memory_order_acquire) != G_WAITING)
+			continue;
+		uintptr_t a = (uintptr_t)waitq_parked_addr(g);
+		for (int i = 0; a && i < r->n; i++)
+			if (a >= r->lo[i] && a < r->hi[i])
+				return true;
+	}
+	return false;
+}
+
 /* Whether anything outside the program's parked threads may still wake
  * one of them. */
 static bool outside_waker(const struct census *c)
@@ -349,9 +440,16 @@ void checkdead(void)
 	rtlock_unlock(&sched.lock);
 	if (!stuck || outside_waker(&c))
 		return;
-	/* Still idle, and no M woken since the census: nothing moved. */
+	/* Read before the last look, so that a mapping a waiter made exists
+	 * by now: it made it before it parked, and the G cannot have moved
+	 * (re-check below) since the census. Static: only sysmon runs the check. */
+	static struct shared_ranges shared;
+	shared_ranges_read(&shared);
+	/* Still idle, and no M woken since the census: nothing moved, and
+	 * each G waits where the census saw it. */
 	rtlock_lock(&sched.lock);
-	stuck = all_ms_idle_locked() && sched.mget_gen == c.mgets;
+	stuck = all_ms_idle_locked() && sched.mget_gen == c.mgets &&
+		!any_wait_in_shared_memory(&shared);
 	rtlock_unlock(&sched.lock);
 	if (stuck)
 		report();

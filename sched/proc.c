@@ -100,7 +100,7 @@ void *sched_g_ext(struct g *g)
 void sched_g_stack(struct g *g, void **lo, size_t *size, size_t *guard)
 {
 	*lo = g->stack_lo;
-	*size = (size_t)(g->stack_hi - g->stack_lo);
+	*size = (size_t)(g->stack_hi - g->stack_lo) + g->stack_reserve;
 	*guard = g->stack_guard;
 }
 
@@ -1141,6 +1141,27 @@ void sched_gosched(void)
 	switch_to_g0(m, m->curg, AFTER_YIELD);
 }
 
+/* The preemption signal acts only where the interrupted code is the
+ * program's own (preempt.c): a G that spends nearly all its time inside
+ * gmpt or libc, as a loop retrying a failing pthread_create does, would
+ * never be preempted, and the threads it waits for (those whose exit
+ * would free the memory it lacks) never run. A gmpt call that may switch
+ * calls this on its way out: a request sysmon made and the signal could
+ * not act on is honoured there, as preempt_park does. */
+void sched_preempt_point(void)
+{
+	struct m *m = m_self();
+	struct g *g = m ? m->curg : NULL;
+	if (!g || !atomic_load_explicit(&g->preempt, memory_order_relaxed))
+		return;
+	atomic_store_explicit(&g->preempt, false, memory_order_relaxed);
+	p_pin(m);
+	if (m->p)
+		P_STAT_ADD(m->p, preempts, 1);
+	switch_to_g0(m, g, AFTER_PREEMPT);
+	p_unpin(m_self());
+}
+
 _Noreturn void sched_exit(void)
 {
 	struct m *m = m_self();
@@ -1442,6 +1463,12 @@ void *sched_tls_cleanup_chain(void)
 	return g && g->tls_base ? tcb_cleanup_chain() : NULL;
 }
 
+bool sched_tls_chain_end_lands(__pthread_unwind_buf_t *copy, void (*landing)(void))
+{
+	struct g *g = sched_current();
+	return g && g->tls_base && tcb_chain_end_lands(copy, landing);
+}
+
 void **sched_tls_cleanup_list(void)
 {
 	struct g *g = sched_current();
@@ -1452,6 +1479,12 @@ void sched_tls_after_dlopen(void)
 {
 	if (sched.tls_per_g)
 		tcb_after_dlopen();
+}
+
+void sched_tls_after_dlclose(void)
+{
+	if (sched.tls_per_g)
+		tcb_after_dlclose();
 }
 
 void *sched_tls_enter_kernel_thread(void)

@@ -76,6 +76,9 @@ struct g {
 	 * page lower (the guard); map_size covers guard + stack. */
 	char *stack_lo;
 	char *stack_hi;
+	/* Above stack_hi, the part of the stack glibc's thread descriptor
+	 * and static TLS would take (stack.c): reported, not used. */
+	size_t stack_reserve;
 	size_t map_size;
 	size_t stack_guard;
 

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h> /* __pthread_unwind_buf_t */
 #include <signal.h>
 #include <sys/types.h>
 #include <stdatomic.h>
@@ -147,6 +148,10 @@ _Noreturn void sched_exit(void);
 void sched_free(struct g *g);
 
 void sched_gosched(void);
+/* Yields if sysmon asked the current G to (its time slice is over and
+ * others wait) but the preemption signal found it where it cannot act;
+ * for gmpt calls a program may repeat in a tight loop. */
+void sched_preempt_point(void);
 
 /* Signals for Gs (gsignal.c). sched_signal makes sig pending in g (with
  * pthread_sigqueue's value if value is not NULL) and has it delivered on
@@ -195,6 +200,13 @@ bool sched_tls_per_g(void);
 /* After a successful dlopen: static TLS of the modules it loaded, in
  * every G (per-G TLS only). */
 void sched_tls_after_dlopen(void);
+/* After a successful dlclose: forget the static TLS of modules it
+ * unloaded, so that loading one again initialises it again. */
+void sched_tls_after_dlclose(void);
+/* After a successful dlopen: if a loaded object needs an executable stack
+ * (PT_GNU_STACK with PF_X, or none, as glibc reads it), every G stack,
+ * and every one made from now on, becomes executable (stack.c). */
+void sched_stacks_after_dlopen(void);
 /* Around a glibc call that must see the calling kernel thread's own
  * struct pthread as THREAD_SELF (glibc's set*id, which signals every other
  * kernel thread on its list): only the main G, whose TCB glibc lists as
@@ -206,6 +218,11 @@ void sched_tls_leave_kernel_thread(void *token);
  * glibc's forced unwind (pthread_exit, cancellation) starts; NULL with
  * shared TLS, whose one chain per M the Gs would mix up. */
 void *sched_tls_cleanup_chain(void);
+/* With per-G TLS, on the main G: its chain's outermost buffer, glibc's
+ * (which would end the kernel thread), is replaced by *copy, whose jump
+ * lands in landing instead (tcb_chain_end_lands). False: shared TLS or
+ * an empty chain. */
+bool sched_tls_chain_end_lands(__pthread_unwind_buf_t *copy, void (*landing)(void));
 /* With per-G TLS, where the calling G's old-style cleanup list starts
  * (_pthread_cleanup_push_defer); NULL with shared TLS. */
 void **sched_tls_cleanup_list(void);
@@ -282,6 +299,14 @@ static inline void sched_cancel_point(void)
 	if (__builtin_expect(atomic_load_explicit(&sched_interrupts_used, memory_order_relaxed), 0))
 		sched_cancel_point_slow();
 }
+/* Acts on a pending asynchronous cancellation only (around system calls
+ * that are not cancellation points, which such a cancellation still
+ * stops). */
+void sched_async_cancel_point(void);
+/* Whether the calling G has a cancellation to act on (the hint). */
+bool sched_cancel_is_armed(void);
+/* Acts on it; returns only if the hint was stale, which is then dropped. */
+void sched_cancel_act_armed(void);
 /* Returns whether it marked (false: not a G, nothing to undo). */
 bool sched_cancelable(bool on);
 /* What the shim tells sched about a G's cancellation state: nothing to

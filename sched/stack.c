@@ -2,8 +2,16 @@
  *
  * Every stack is its own anonymous mapping:
  *
- *     [guard page(s) PROT_NONE][ usable stack ... ][header]
- *      ^map base               ^stack_lo           ^stack_hi
+ *     [guard page(s) PROT_NONE][ usable stack ... ][TCB room [header]]
+ *      ^map base               ^stack_lo           ^stack_hi          ^top
+ *
+ * The mapping is the guard plus exactly the size asked for, which is what
+ * pthread_getattr_np reports ([stack_lo, top)). As in glibc, whose thread
+ * descriptor and static TLS block sit at the top of the thread's stack,
+ * the room they take there is not the thread's to use: the G's stack
+ * starts that far below the top (stack_reserve), so a thread overflows
+ * into its guard page at the depth glibc's would. gmpt's header lives in
+ * that room; a G's own TCB (per-G TLS) is allocated elsewhere.
  *
  * A guard page splits the mapping into two VMAs, and vm.max_map_count
  * (65530 by default) caps the VMAs of a process, so guarded stacks are
@@ -28,10 +36,14 @@
 #include "sched/sysfile.h"
 #include "sched/osthread.h"
 
+#include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
+#include <link.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -51,9 +63,13 @@ struct stack_header {
 	unsigned vg_id; /* valgrind's stack id */
 	uint32_t kind;	/* STACK_GUARDED, STACK_CANARY or STACK_BARE */
 	bool poolable;	/* asked for with the default size and guard */
+	bool exec;	/* mapped or since made PROT_EXEC */
 };
 
-#define HEADER_SIZE   64
+#define HEADER_SIZE 64
+/* The room at the top of every thread stack (see above): glibc's static
+ * TLS size with its thread descriptor, aligned, at least the header. */
+static size_t top_reserve = HEADER_SIZE;
 #define P_CACHE_MAX   32
 #define POOL_KEEP_HOT 64
 
@@ -61,6 +77,10 @@ static size_t page_size;
 static size_t default_size;
 static size_t guard_budget; /* how many guarded stacks may exist */
 static _Atomic size_t guarded_live;
+
+/* Once any loaded object asks for an executable stack, as glibc's
+ * threads' stacks: PROT_EXEC for every G stack (see stacks_make_exec). */
+static _Atomic bool stacks_exec;
 
 static struct rtlock pool_lock;
 static struct stack_header *pool;
@@ -100,9 +120,84 @@ static size_t glibc_default_stack_size(void)
 	return sz;
 }
 
+/* glibc's own figure (ld.so, GLIBC_PRIVATE): the static TLS size it
+ * takes from each thread's stack, its descriptor included. */
+static void top_reserve_init(void)
+{
+	typedef void (*static_info_fn)(size_t *, size_t *);
+	static_info_fn info =
+	    (static_info_fn)dlvsym(RTLD_DEFAULT, "_dl_get_tls_static_info", "GLIBC_PRIVATE");
+	size_t size = 0, align = 64;
+	if (info)
+		info(&size, &align);
+	if (align < 64)
+		align = 64;
+	size = (size + align - 1) & ~(align - 1);
+	top_reserve = size > HEADER_SIZE ? size : HEADER_SIZE;
+}
+
+/* glibc's reading of an object's PT_GNU_STACK: its flags, or, without
+ * one, an executable stack (x86-64's default). The vDSO is the kernel's,
+ * not loaded by glibc, and does not count. */
+static int wants_exec_stack(struct dl_phdr_info *info, size_t size, void *vdso)
+{
+	(void)size;
+	bool has_note = false, exec = false, is_vdso = false;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_GNU_STACK) {
+			has_note = true;
+			exec = ph->p_flags & PF_X;
+		}
+		if (ph->p_type == PT_LOAD && ph->p_offset == 0 && vdso &&
+		    info->dlpi_addr + ph->p_vaddr == (uintptr_t)vdso)
+			is_vdso = true;
+	}
+	return !is_vdso && (exec || !has_note);
+}
+
+static bool any_object_wants_exec_stack(void)
+{
+	return dl_iterate_phdr(wants_exec_stack, (void *)getauxval(AT_SYSINFO_EHDR)) != 0;
+}
+
+/* Every G stack there is becomes executable. A G may end meanwhile and
+ * its stack be unmapped (mprotect then fails, harmlessly) or its address
+ * range reused by a new mapping, which then becomes executable too:
+ * only more permissive, never wrong for the program. Stacks in caches and
+ * the pool are done when taken (stack_acquire), new ones when mapped. */
+static void stacks_make_exec(void)
+{
+	for (struct g *g = atomic_load_explicit(&sched.allg, memory_order_acquire); g;
+	     g = g->allg_link) {
+		uint32_t st = atomic_load_explicit(&g->status, memory_order_acquire);
+		if (st == G_IDLE || st == G_DEAD)
+			continue;
+		if (g->stack_kind != STACK_GUARDED && g->stack_kind != STACK_CANARY &&
+		    g->stack_kind != STACK_BARE)
+			continue;
+		char *lo = g->stack_lo, *top = g->stack_hi + g->stack_reserve;
+		mprotect(lo, (size_t)(top - lo), PROT_READ | PROT_WRITE | PROT_EXEC);
+	}
+}
+
+void sched_stacks_after_dlopen(void)
+{
+	if (atomic_load(&stacks_exec) || !any_object_wants_exec_stack())
+		return;
+	/* Set first: a stack mapped from now on is executable already. */
+	if (!atomic_exchange(&stacks_exec, true))
+		stacks_make_exec();
+}
+
 void stack_init(void)
 {
 	page_size = (size_t)sysconf(_SC_PAGESIZE);
+	top_reserve_init();
+	/* An executable that needs it, or a library it was linked with: as
+	 * glibc, every thread stack is executable from the start. */
+	if (any_object_wants_exec_stack())
+		atomic_store(&stacks_exec, true);
 	default_size = (glibc_default_stack_size() + page_size - 1) & ~(page_size - 1);
 	long maps = read_sysctl_long("/proc/sys/vm/max_map_count", 65530);
 	guard_budget = (size_t)maps / 4;
@@ -117,7 +212,8 @@ static void header_apply(struct g *g, struct stack_header *h)
 {
 	g->stack_kind = h->kind;
 	g->stack_lo = h->map_base + h->guard;
-	g->stack_hi = (char *)h;
+	g->stack_hi = (char *)h + HEADER_SIZE - top_reserve;
+	g->stack_reserve = top_reserve;
 	g->map_size = h->map_size;
 	g->stack_guard = h->guard;
 	if (h->kind == STACK_CANARY)
@@ -141,9 +237,9 @@ static struct stack_header *stack_map(size_t usable, size_t guard)
 		guard = 0;
 		kind = STACK_CANARY;
 	}
-	size_t total = usable + guard + HEADER_SIZE;
-	total = (total + page_size - 1) & ~(page_size - 1);
-	char *base = mmap(NULL, total, PROT_READ | PROT_WRITE,
+	size_t total = usable + guard;
+	bool exec = atomic_load_explicit(&stacks_exec, memory_order_relaxed);
+	char *base = mmap(NULL, total, PROT_READ | PROT_WRITE | (exec ? PROT_EXEC : 0),
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (base == MAP_FAILED)
 		goto fail;
@@ -158,6 +254,7 @@ static struct stack_header *stack_map(size_t usable, size_t guard)
 	h->guard = guard;
 	h->kind = kind;
 	h->poolable = poolable;
+	h->exec = exec;
 	h->vg_id = VALGRIND_STACK_REGISTER(base + guard, (char *)h);
 	return h;
 fail:
@@ -193,7 +290,10 @@ int stack_acquire(struct p *pp, struct g *g, const struct stack_spec *spec)
 	if (spec && spec->user_stack) {
 		g->stack_kind = STACK_USER;
 		g->stack_lo = spec->user_stack;
-		g->stack_hi = (char *)spec->user_stack + spec->user_size;
+		/* glibc puts its descriptor at the top of a user stack too. */
+		size_t reserve = spec->user_size > 2 * top_reserve ? top_reserve : 0;
+		g->stack_hi = (char *)spec->user_stack + spec->user_size - reserve;
+		g->stack_reserve = reserve;
 		g->map_size = 0;
 		g->stack_guard = 0;
 		return 0;
@@ -214,6 +314,13 @@ int stack_acquire(struct p *pp, struct g *g, const struct stack_spec *spec)
 		h = stack_map(size, guard);
 	if (!h)
 		return -1;
+	/* A pooled stack from before stacks became executable. */
+	if (!h->exec && atomic_load_explicit(&stacks_exec, memory_order_relaxed)) {
+		char *lo = h->map_base + h->guard;
+		mprotect(lo, (size_t)((char *)h + HEADER_SIZE - lo),
+			 PROT_READ | PROT_WRITE | PROT_EXEC);
+		h->exec = true;
+	}
 	header_apply(g, h);
 	return 0;
 }
@@ -225,7 +332,8 @@ void stack_release(struct p *pp, struct g *g)
 		g->stack_kind = STACK_NONE;
 		return;
 	}
-	struct stack_header *h = (struct stack_header *)g->stack_hi;
+	struct stack_header *h =
+	    (struct stack_header *)(g->stack_hi + g->stack_reserve - HEADER_SIZE);
 	g->stack_kind = STACK_NONE;
 	if (!h->poolable) {
 		stack_unmap(h);
@@ -271,6 +379,7 @@ void stack_describe_main(struct g *g)
 	os_thread_stack(&lo, &size);
 	g->stack_lo = lo;
 	g->stack_hi = (char *)lo + size;
+	g->stack_reserve = 0;
 	g->map_size = 0;
 }
 

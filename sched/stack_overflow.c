@@ -80,10 +80,9 @@ static void report_overflow(struct g *g, uintptr_t addr)
 	char name[16], line[256];
 	memcpy(name, g->name, sizeof name);
 	name[15] = 0;
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	/* The usable part, as asked for: the mapping's rounding (the header
-	 * above the stack takes part of a page) is not the program's. */
-	size_t size = (size_t)(g->stack_hi - g->stack_lo) & ~(page - 1);
+	/* The size asked for, as pthread_getattr_np reports it (the room at
+	 * the top for glibc's descriptor included, see stack.c). */
+	size_t size = (size_t)(g->stack_hi - g->stack_lo) + g->stack_reserve;
 	size_t n = 0, cap = sizeof line - 1;
 	n = put_str(line, n, cap, "gmpt: thread G");
 	n = put_num(line, n, cap, g->id, 10);

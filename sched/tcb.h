@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <pthread.h> /* __pthread_unwind_buf_t */
 
 /* Checks the running glibc and the layout it uses; false (with *why set
  * to a phrase for the notice) if per-G TLS cannot be done safely. Must
@@ -48,6 +49,15 @@ void tcb_set_tid(void *tp, pid_t tid);
  * glibc's __pthread_register_cancel), where a forced unwind starts. */
 void *tcb_cleanup_chain(void);
 
+/* Makes the calling thread's outermost cleanup buffer (glibc's own, in
+ * the frame that called main) end elsewhere: it is replaced by *copy,
+ * the same buffer but for its jump target, landing. glibc's forced
+ * unwind then unwinds exactly the frames it would, running their
+ * handlers, and jumps to landing with the stack pointer of that frame
+ * (16-byte aligned, as after a return: landing must realign). False if
+ * the chain is empty. */
+bool tcb_chain_end_lands(__pthread_unwind_buf_t *copy, void (*landing)(void));
+
 /* The calling thread's old-style cleanup list head (struct
  * _pthread_cleanup_buffer *), which glibc's unwind runs too. */
 void **tcb_cleanup_list(void);
@@ -73,6 +83,7 @@ void tcb_wrap_setxid(void *(*listed_tcb)(void));
  * library) gets its block initialised in every G's TCB, as glibc does for
  * its own threads. */
 void tcb_after_dlopen(void);
+void tcb_after_dlclose(void);
 
 /* A thread pointer's offset of a TLS variable of this library (its
  * address minus the caller's thread pointer), valid in every TCB. */

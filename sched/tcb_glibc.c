@@ -265,6 +265,32 @@ void tcb_after_dlopen(void)
 	rtlock_unlock(&tcb.lock);
 }
 
+/* A module's record goes when its link_map leaves the list: glibc may
+ * reuse both the link_map's memory and the module id for the next
+ * library, or the same one loaded again, whose block must then be
+ * initialised again in every TCB. Checked after each dlclose; a dlopen in
+ * another thread that reloads the same library in the window between the
+ * unload and this check would find its record still there (two threads
+ * racing to unload and reload one library). */
+void tcb_after_dlclose(void)
+{
+	if (!tcb.lm_tls_offset_word)
+		return;
+	rtlock_lock(&tcb.lock);
+	for (size_t modid = 0; modid < tcb.nstatic_done; modid++) {
+		const void *map = tcb.static_done[modid];
+		if (!map)
+			continue;
+		bool loaded = false;
+		for (struct link_map *l = _r_debug.r_map; l && !loaded; l = l->l_next)
+			loaded = (const void *)l == map &&
+				 ((const size_t *)l)[tcb.lm_tls_offset_word + 1] == modid;
+		if (!loaded)
+			tcb.static_done[modid] = NULL;
+	}
+	rtlock_unlock(&tcb.lock);
+}
+
 static void remember(char *t)
 {
 	rtlock_lock(&tcb.lock);
@@ -434,6 +460,37 @@ void **tcb_cleanup_list(void)
 void *tcb_cleanup_chain(void)
 {
 	return FIELD(arch_thread_pointer(), PT_CLEANUP_JMP_BUF, void *);
+}
+
+/* x86-64 glibc's jmp_buf: rbx, rbp, r12-r15, rsp, pc; rbp, rsp and pc
+ * mangled with the TCB's pointer guard (PTR_MANGLE: xor, rotate left
+ * 17). */
+#define JB_PC		  7
+#define TCB_POINTER_GUARD 0x30
+
+static uintptr_t ptr_mangle(uintptr_t p, uintptr_t guard)
+{
+	p ^= guard;
+	return (p << 17) | (p >> (64 - 17));
+}
+
+bool tcb_chain_end_lands(__pthread_unwind_buf_t *copy, void (*landing)(void))
+{
+	char *tp = arch_thread_pointer();
+	/* The link to the outermost buffer: the thread's own field, or the
+	 * prev word (priv.data.prev, __pad[0]) of the buffer inside it. */
+	void **link = &FIELD(tp, PT_CLEANUP_JMP_BUF, void *);
+	while (*link && ((__pthread_unwind_buf_t *)*link)->__pad[0])
+		link = &((__pthread_unwind_buf_t *)*link)->__pad[0];
+	__pthread_unwind_buf_t *outermost = *link;
+	if (!outermost)
+		return false;
+	*copy = *outermost;
+	copy->__cancel_jmp_buf[0].__cancel_jmp_buf[JB_PC] =
+	    (long)ptr_mangle((uintptr_t)landing, FIELD(tp, TCB_POINTER_GUARD, uintptr_t));
+	copy->__cancel_jmp_buf[0].__mask_was_saved = 0;
+	*link = copy;
+	return true;
 }
 
 void tcb_set_tid(void *tp, pid_t tid)

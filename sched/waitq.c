@@ -170,6 +170,12 @@ const struct wait_reason WAIT_OTHER = {"waitq", WAKERS_ANYONE};
  * enum wait_wakers (checkdead.c: such a thread is as stuck as a G). */
 _Atomic int32_t waitq_foreign_blocked[3];
 
+const void *waitq_parked_addr(struct g *g)
+{
+	const struct waiter *w = atomic_load(&g->wait_node);
+	return w ? w->addr : NULL;
+}
+
 int waitq_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 {
 	return waitq_wait_reason(addr, val, deadline, &WAIT_OTHER);
@@ -307,6 +313,10 @@ void sched_interrupt(struct g *g)
 	 * that lock (waitq_wait), one already queued is found below. */
 	atomic_store(&g->intr, true);
 	int32_t bi = atomic_load(&g->wait_bucket);
+	/* wait_bucket stays set after a queue wait ends: a G whose wait_node
+	 * is NULL is not in a queue, whatever it says. */
+	if (bi >= 0 && !atomic_load(&g->wait_node))
+		bi = -1;
 	if (bi < 0) {
 		/* Not parked in a wait queue: its next one sees intr. One
 		 * blocked in the kernel (pause, sigsuspend) is poked: the

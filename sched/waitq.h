@@ -13,6 +13,11 @@ void waitq_timeout(struct g *g, uint64_t seq);
  * indexed by enum wait_wakers. */
 extern _Atomic int32_t waitq_foreign_blocked[3];
 
+/* The address the parked G g waits on, or NULL if it is not in a wait
+ * queue. For the deadlock check only: with every M idle the G cannot
+ * leave the wait, so its waiter record (on its stack) stays put. */
+const void *waitq_parked_addr(struct g *g);
+
 /* The child of fork: no waiter of the parent exists any more. */
 void waitq_after_fork(void);
 

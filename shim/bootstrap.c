@@ -56,6 +56,8 @@ static void bootstrap_main_g(void)
 	t->g = g;
 	t->id = before->id;
 	t->is_main = true;
+	/* glibc's own record of the main thread (pthread_getattr_np). */
+	t->glibc_self = before->glibc_self;
 	t->keys[0] = t->keys0;
 	atomic_store(&t->join, JOIN_JOINABLE);
 	atomic_store(&threads_alive, 1);

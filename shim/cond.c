@@ -106,7 +106,9 @@ static int wait_common(struct cond *c, pthread_mutex_t *m, int64_t deadline)
 		if (r != 0) /* not dequeued by a waker: account for ourselves */
 			atomic_fetch_sub(&c->waiters, 1);
 	}
-	mutex_relock_after_wait(m);
+	/* A robust mutex whose owner died meanwhile: EOWNERDEAD (or
+	 * ENOTRECOVERABLE) is the wait's result, as in glibc. */
+	int relock = mutex_relock_after_wait(m);
 	/* ... and after the wait, with the mutex held again, as POSIX wants
 	 * it for the cleanup handlers. A wait a cancellation cut short and
 	 * that does not act now is a spurious wakeup (and its stale hint is
@@ -115,6 +117,8 @@ static int wait_common(struct cond *c, pthread_mutex_t *m, int64_t deadline)
 		sched_cancel_point_or_disarm();
 	else
 		sched_cancel_point();
+	if (relock)
+		return relock;
 	return r == ETIMEDOUT ? ETIMEDOUT : 0;
 }
 

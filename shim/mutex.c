@@ -387,15 +387,13 @@ EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 	return unlock_common(m, false);
 }
 
-/* pthread_cond_wait releases the mutex once, whatever the recursion depth
- * (glibc refuses a recursive mutex held more than once; so do we), and
- * takes it back fully. */
+/* pthread_cond_wait unlocks and relocks as pthread_mutex_unlock and
+ * pthread_mutex_lock do, as glibc's does: a recursive mutex held more
+ * than once loses one level and stays held through the wait (only a
+ * signal or the deadline ends it), then gets the level back. */
 int mutex_unlock_for_wait(pthread_mutex_t *m)
 {
-	if (type_of(m) == PTHREAD_MUTEX_RECURSIVE && m->__data.__count > 1 &&
-	    owned_by(m, (int)thread_self_id()))
-		return EPERM;
-	return unlock_common(m, true);
+	return unlock_common(m, false);
 }
 
 int mutex_relock_after_wait(pthread_mutex_t *m)

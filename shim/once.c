@@ -9,8 +9,11 @@
 
 enum { ONCE_INIT, ONCE_RUNNING, ONCE_WAITED, ONCE_DONE };
 
-/* The routine's thread was cancelled (or called pthread_exit) inside it:
- * as glibc does, the once goes back to "not run", and waiters try again. */
+/* The routine's thread was cancelled (or called pthread_exit) inside it,
+ * or the routine threw (std::call_once's contract, which glibc's
+ * pthread_once keeps): as glibc does, the once goes back to "not run", and
+ * waiters try again. pthread_cleanup_push is the -fexceptions kind here
+ * (shim/meson.build), so both unwinds run it. */
 static void once_abandoned(void *arg)
 {
 	_Atomic uint32_t *w = arg;

@@ -92,17 +92,8 @@ static int read_attr(const pthread_attr_t *attr, struct stack_spec *spec, bool *
 	spec->user_stack = NULL;
 	spec->user_size = 0;
 	*detached = false;
-	if (!attr && !atomic_load_explicit(&default_attr_changed, memory_order_relaxed))
+	if (!attr)
 		return 0;
-	pthread_attr_t dflt;
-	if (!attr) {
-		/* pthread_setattr_default_np changed the process default. */
-		if (pthread_getattr_default_np(&dflt) != 0)
-			return 0;
-		int err = read_attr(&dflt, spec, detached);
-		pthread_attr_destroy(&dflt);
-		return err;
-	}
 	int ds;
 	if (pthread_attr_getdetachstate(attr, &ds) != 0)
 		return EINVAL;
@@ -150,19 +141,40 @@ EXPORT int pthread_create(pthread_t *restrict handle, const pthread_attr_t *rest
 		if (!sched_ready())
 			return EAGAIN; /* not the main thread, before gmpt started */
 	}
+	/* Once pthread_setattr_default_np changed the process default, a
+	 * NULL attr means all of it: stack, signal mask, affinity. */
+	pthread_attr_t dflt;
+	bool use_default = !attr &&
+			   atomic_load_explicit(&default_attr_changed, memory_order_relaxed) &&
+			   pthread_getattr_default_np(&dflt) == 0;
+	if (use_default)
+		attr = &dflt;
 	struct create_ctx c = {.handle = handle, .start = start, .arg = arg};
 	struct stack_spec spec;
 	int err = read_attr(attr, &spec, &c.detached);
 	read_attr_sigmask(attr, &c);
 	if (!err)
 		err = thread_sched_inherit(&c.sched, thread_self(), attr);
+	if (use_default)
+		pthread_attr_destroy(&dflt);
 	if (err)
 		return err;
 	atomic_fetch_add(&threads_alive, 1);
-	if (!sched_spawn(thread_entry, NULL, &spec, prepare, &c)) {
+	bool spawned = sched_spawn(thread_entry, NULL, &spec, prepare, &c);
+	if (!spawned) {
 		free(c.sched.affinity);
 		atomic_fetch_sub(&threads_alive, 1);
-		return EAGAIN;
 	}
-	return 0;
+	/* A program may create threads in a tight loop, retrying a failing
+	 * pthread_create until threads that exit free memory (glibc's
+	 * tst-create-detached): the loop runs in gmpt, where the preemption
+	 * signal cannot act, so a request sysmon made is honoured here. A
+	 * failure yields at once: the threads that can free what is missing
+	 * are runnable ones, which natively run meanwhile on other CPUs. */
+	if (spawned) {
+		sched_preempt_point();
+		return 0;
+	}
+	sched_gosched();
+	return EAGAIN;
 }

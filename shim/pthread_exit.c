@@ -35,6 +35,19 @@ static _Noreturn void unwind_thread(void *innermost)
 	__builtin_unreachable();
 }
 
+/* Where the main thread's unwind ends: on the process stack, in place of
+ * the frame that called main (see pthread_exit), entered by a jump with
+ * the stack as that frame's call left it, hence the realignment. */
+static __attribute__((force_align_arg_pointer, noreturn)) void main_unwound(void)
+{
+	struct thread *t = thread_self();
+	thread_finish(t, t->retval);
+}
+
+/* Where glibc's buffer for the main thread's chain would jump to; used
+ * once, by the one main thread. */
+static __pthread_unwind_buf_t main_chain_end;
+
 EXPORT _Noreturn void pthread_exit(void *retval)
 {
 	STEP_ASIDE_FORWARD_NORETURN(pthread_exit, retval);
@@ -42,12 +55,15 @@ EXPORT _Noreturn void pthread_exit(void *retval)
 	if (g) {
 		struct thread *t = sched_g_ext(g);
 		void *chain = sched_tls_cleanup_chain();
-		/* The main thread's chain ends in glibc's own start frame,
-		 * which would end the kernel thread: it ends without an
-		 * unwind, as with shared TLS. */
-		if (chain && !t->is_main) {
+		/* The main thread's chain ends in glibc's own buffer, in the
+		 * frame that called main, whose landing would end the
+		 * kernel thread (and with it the M running the main G): its
+		 * copy lands in main_unwound instead, after the same frames
+		 * were unwound and their handlers run. */
+		if (chain &&
+		    (!t->is_main || sched_tls_chain_end_lands(&main_chain_end, main_unwound))) {
 			t->retval = retval;
-			unwind_thread(chain);
+			unwind_thread(sched_tls_cleanup_chain());
 		}
 		thread_finish(t, retval);
 	}

@@ -149,8 +149,16 @@ static int suspend_until_signal(const sigset_t *wait_mask)
 	int poke = sched_poke_signal();
 	if (poke > 0)
 		sigaddset(&blocked, poke);
-	raw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, &blocked, &old, _NSIG / 8);
-	sched_cancel_point();
+	/* A cancellation that came before the poke was blocked acts with
+	 * the mask put back: unwinding with the poke blocked would leave it
+	 * blocked in this kernel thread for every thread it runs later. */
+	for (;;) {
+		raw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, &blocked, &old, _NSIG / 8);
+		if (!sched_cancel_is_armed())
+			break;
+		raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
+		sched_cancel_act_armed();
+	}
 	sigset_t m = *wait_mask;
 	if (poke > 0)
 		sigdelset(&m, poke);

@@ -14,6 +14,10 @@ int64_t io_deadline(struct fdinfo *fi, enum io_dir dir)
 
 long io_park_loop(int fd, struct fdinfo *fi, enum io_dir dir, io_attempt_fn attempt, void *ctx)
 {
+	/* Every caller is a cancellation point: a pending cancellation acts
+	 * before the call, as glibc's, even when the call would not wait (a
+	 * write that gets EPIPE, an accept with a connection queued). */
+	sched_cancel_point();
 	uint32_t gen = atomic_load(&fi->gen);
 	int64_t deadline = io_deadline(fi, dir);
 	for (;;) {
@@ -52,6 +56,7 @@ int io_iov_advance(struct iovec *iov, int cnt, size_t skip, struct iovec **first
 long io_call(int fd, struct fdinfo *fi, enum io_dir dir, const struct netpoll_op *op,
 	     io_attempt_fn attempt, void *ctx)
 {
+	sched_cancel_point(); /* as in io_park_loop */
 	/* A whole operation in the kernel when the backend can do it for a
 	 * G and no socket timeout needs the readiness path's deadline, on an
 	 * end of a pipe or socketpair: a hand-off between threads of this

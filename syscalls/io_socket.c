@@ -101,6 +101,7 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	struct fdinfo *fi = fdtab_parkable(fd);
 	if (!fi)
 		return (int)sys_ret(sys_cancelable(SYS_connect, fd, addr, len));
+	sched_cancel_point(); /* also when the connection completes at once */
 	uint32_t gen = atomic_load(&fi->gen);
 	int64_t deadline = io_deadline(fi, IO_WRITE);
 	for (;;) {

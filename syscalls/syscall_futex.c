@@ -58,11 +58,13 @@ EXPORT long syscall(long nr, ...)
 		/* answered for one of gmpt's threads */
 	} else {
 		bool blocks = nr == SYS_futex && futex_op_blocks(a[1]);
+		sched_async_cancel_point();
 		if (blocks)
 			sched_enter_blocking_syscall();
 		r = raw_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 		if (blocks)
 			sched_exit_blocking_syscall();
+		sched_async_cancel_point();
 	}
 	if (r < 0 && r > -4096) {
 		sched_set_errno((int)-r);

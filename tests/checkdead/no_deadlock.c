@@ -18,9 +18,14 @@
  *   handler    main waits on a semaphore that a signal handler posts (the
  *              signal comes from a child process)
  *   foreign    main waits on a semaphore that a kernel thread gmpt does not
- *              run (made by glibc's own pthread_create) posts a second later */
+ *              run (made by glibc's own pthread_create) posts a second later
+ *   named-sem  main waits on a named semaphore (sem_open) that a child
+ *              process posts a second later (glibc's tst-sem4)
+ *   cancel-async a thread with asynchronous cancellation waits for a
+ *              mutex main holds; main cancels and joins it (tst-cancel1) */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -299,6 +304,63 @@ static void foreign_thread_posts(void)
 	puts("foreign thread posted");
 }
 
+static void named_sem_from_child(void)
+{
+	char name[64];
+	snprintf(name, sizeof name, "/gmpt-no-deadlock-%d", (int)getpid());
+	sem_t *s = sem_open(name, O_CREAT | O_EXCL, 0600, 0);
+	if (s == SEM_FAILED)
+		die("sem_open");
+	sem_unlink(name);
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		sleep(1);
+		sem_post(s);
+		_exit(0);
+	}
+	while (sem_wait(s) != 0 && errno == EINTR)
+		;
+	puts("child posted");
+	waitpid(pid, NULL, 0);
+}
+
+static pthread_mutex_t held = PTHREAD_MUTEX_INITIALIZER;
+static sem_t started;
+static int cleaned;
+
+static void note_cleanup(void *arg)
+{
+	(void)arg;
+	cleaned = 1;
+}
+
+static void *lock_async_cancelable(void *arg)
+{
+	pthread_cleanup_push(note_cleanup, NULL);
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, NULL);
+	sem_post(&started);
+	pthread_mutex_lock(&held); /* never returns: cancelled while waiting */
+	pthread_cleanup_pop(0);
+	return arg;
+}
+
+static void cancel_async_waiter(void)
+{
+	sem_init(&started, 0, 0);
+	pthread_mutex_lock(&held);
+	pthread_t t;
+	if (pthread_create(&t, NULL, lock_async_cancelable, NULL) != 0)
+		die("pthread_create");
+	sem_wait(&started);
+	pthread_cancel(t);
+	void *ret;
+	pthread_join(t, &ret);
+	printf("cancelled %d, cleanup ran %d\n", ret == PTHREAD_CANCELED, cleaned);
+	pthread_mutex_unlock(&held);
+}
+
 static void sleeper(void)
 {
 	run_with_waiters(sleep_holding_lock);
@@ -322,7 +384,9 @@ int main(int argc, char **argv)
 			 {"sigwait", sigwait_child},
 			 {"sigsuspend", sigsuspend_child},
 			 {"handler", handler_posts},
-			 {"foreign", foreign_thread_posts}};
+			 {"foreign", foreign_thread_posts},
+			 {"named-sem", named_sem_from_child},
+			 {"cancel-async", cancel_async_waiter}};
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (size_t i = 0; argc == 2 && i < sizeof scenarios / sizeof *scenarios; i++)
 		if (strcmp(argv[1], scenarios[i].name) == 0) {

@@ -1,0 +1,74 @@
+// A pthread_once or std::call_once routine that throws: the exception
+// reaches the caller, the once stays "not run", and the next call runs the
+// routine again (glibc's tst-once5 and the C++ standard). A thread that
+// waits on the once while the routine throws runs it itself afterwards.
+#include <pthread.h>
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "testutil.h"
+
+struct init_failed {
+};
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int attempts;
+
+static void init_throws_twice()
+{
+	if (++attempts < 3)
+		throw init_failed{};
+}
+
+static void pthread_once_retries()
+{
+	for (int i = 0; i < 3; i++) {
+		try {
+			CHECK_OK(pthread_once(&once, init_throws_twice));
+			std::printf("pthread_once: call %d returned\n", i);
+		} catch (init_failed &) {
+			std::printf("pthread_once: call %d threw\n", i);
+		}
+	}
+	CHECK_OK(pthread_once(&once, init_throws_twice));
+	CHECK_EQ(attempts, 3);
+}
+
+static std::once_flag flag;
+static std::atomic<int> runs, entered;
+static std::atomic<bool> waiter_started;
+
+static void call_once_waiter_runs_it()
+{
+	std::thread waiter;
+	try {
+		std::call_once(flag, [&] {
+			runs++;
+			entered = 1;
+			// Another thread now calls call_once and waits for us.
+			waiter = std::thread([] {
+				waiter_started = true;
+				std::call_once(flag, [] { runs++; });
+			});
+			while (!waiter_started)
+				std::this_thread::yield();
+			throw init_failed{};
+		});
+	} catch (init_failed &) {
+		std::printf("call_once: the first routine threw\n");
+	}
+	waiter.join();
+	std::call_once(flag, [] { runs++; });
+	CHECK_EQ(runs.load(), 2);
+	std::printf("call_once: the waiting thread ran it afterwards\n");
+}
+
+int main()
+{
+	pthread_once_retries();
+	call_once_waiter_runs_it();
+	return 0;
+}
