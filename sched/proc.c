@@ -809,10 +809,10 @@ top:;
 
 static inline void check_stack(struct g *g)
 {
-	if (g->stack_kind == STACK_CANARY && *(uint64_t *)g->stack_lo != STACK_CANARY_VALUE)
+	if (g->stack_kind == STACK_CANARY && *g->stack_canary != STACK_CANARY_VALUE)
 		sched_fatal(
 		    "stack overflow in thread %lu (stack of %zu bytes without a guard page)",
-		    (unsigned long)g->id, (size_t)(g->stack_hi - g->stack_lo));
+		    (unsigned long)g->id, (size_t)(g->stack_hi - g->stack_lo) + g->stack_reserve);
 }
 
 /* ---- the fs base (per-G TLS) ----
