@@ -12,14 +12,16 @@
  * of the bucket's addresses (sched/addrqueue.h). Why both: the buckets
  * spread unrelated addresses over many locks, and the tree keeps a wakeup
  * from ever looking at another address's waiters. A single list per
- * bucket did: a wakeup scanned every waiter before the ones it wanted, and
- * a wakeup of an address nobody waited on (every thread exit wakes its
- * join word) scanned them all, so many waiters in one bucket (a million
- * on one condvar, or addresses that collide) made waking quadratic. Now
- * waking n waiters costs O(n) plus finding the address, O(log k) for k
- * distinct addresses in the bucket (k is almost always 1 or 2 with 1024
- * buckets; a tree rather than a list keeps k colliding addresses cheap
- * too, which GMPT_DEBUG=waitqbuckets=1 tests).
+ * bucket did: a wakeup scanned every waiter queued before the ones it
+ * wanted, and a wakeup of an address nobody waited on (every thread exit
+ * wakes its join word) scanned them all, so while many threads waited in
+ * a bucket (a million on one condvar, or on addresses that collide) every
+ * other wakeup there cost as much as all of them, and waking them all
+ * one by one grew with the square of their number. Now waking n waiters
+ * costs O(n) plus finding the address, O(log k) for k distinct addresses
+ * in the bucket (k is almost always 1 or 2 with 1024 buckets; a tree
+ * rather than a list keeps k colliding addresses cheap too, which
+ * GMPT_DEBUG=waitqbuckets=1 tests).
  *
  * Waiters that are not Gs (threads gmpt did not create, an M's scheduler
  * running an exit handler) queue the same way and block in the kernel on
