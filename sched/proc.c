@@ -1750,6 +1750,8 @@ void sched_init(const struct sched_config *cfg)
 	sched.schedtrace_ms = cfg->schedtrace_ms;
 	sched.scheddetail = cfg->scheddetail;
 	sched.deadlock_mode = cfg->deadlock;
+	if (cfg->waitq_buckets)
+		waitq_configure(cfg->waitq_buckets);
 	random_order_init((uint32_t)sched.procs);
 	stack_init();
 
