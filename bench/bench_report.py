@@ -99,6 +99,13 @@ MECHANISM = {
         "the netpoller: a `read` that finds the pipe empty (`EAGAIN`) parks "
         "the goroutine until `epoll` reports the pipe readable."
     ),
+    "sleepers_hogs": (
+        "4 threads each call `nanosleep(1 ms)` in a loop while 4 more compute "
+        "without pause (reading the clock every thousand additions): each "
+        "wake-up has to take a CPU from a computing thread. Natively the "
+        "kernel's wakeup preemption gives it one at once; a user-level "
+        "scheduler has to preempt the computing thread first."
+    ),
     "sleepers": (
         "1000 threads each call `nanosleep(1 ms)` in a loop: a million timer "
         "expiries per second asked of the machine's CPUs. Natively each "
@@ -697,6 +704,15 @@ KNOWN_LOSS = {
         "Every expiry is a switch to the woken G: with per-G TLS a move of the fs base "
         "each ({fs}), so the Ms keep up with fewer expiries per second than with "
         "shared TLS."),
+    ("sleepers_hogs", "gmpt"): (
+        "A sleep that ends must take a CPU from a computing thread. Natively the "
+        "kernel preempts for the wakeup at once; gmpt's sysmon signals the computing "
+        "G 0.1 ms after the timer is due, and the G stops only where it runs outside "
+        "libc, the loader and gmpt (these read the clock every few microseconds), so "
+        "a wake-up waits for sysmon's round, the signal and a switch."),
+    ("sleepers_hogs", "shared"): (
+        "As with per-G TLS: the computing G is preempted by sysmon's signal 0.1 ms "
+        "after the timer is due, not at once as the kernel does."),
     ("mutex_contended", "gmpt"): MUTEX_WHY,
     ("mutex_contended", "shared"): MUTEX_WHY,
     ("parked", "gmpt"): (
@@ -766,6 +782,10 @@ KNOWN_GO = {
         "gmpt does (the counts show both making about two `read`s and a `write` per "
         "request, and their share of an `epoll_wait`); the difference is in how each "
         "scheduler hands the connections one poll readies to its Ps and Ms"),
+    "sleepers_hogs": (
+        "Go preempts a goroutine that computes only after it has run 10 ms (sysmon's "
+        "forcePreemptNS), so a goroutine whose sleep ended waits behind one for up "
+        "to 10-20 ms; gmpt preempts 0.1 ms after the timer is due."),
     "sleepers": (
         "Both keep timers in per-P heaps; the difference is in how each wakes the "
         "Ms and how many expiries one pass of the scheduler runs."),
@@ -859,7 +879,7 @@ def measured_text(row):
 def why(row, seen=None):
     """The row's paragraph; the mechanism is told once per benchmark (seen:
     the ones told already)."""
-    key = row.prog if row.prog in MECHANISM else (
+    key = row.id if row.id in MECHANISM else row.prog if row.prog in MECHANISM else (
         "echo" if row.kind == "echo" else "idle" if row.kind == "idle" else row.group)
     parts = []
     if seen is None or key not in seen:

@@ -90,6 +90,8 @@ def rows_for(quick):
             "5000", timeout=60),
         Row("sleepers", "sleepers (1000 threads x 1 ms)", "timers", "sleepers", "2000",
             "500", "500", threads=1000, timeout=60),
+        Row("sleepers_hogs", "sleepers (4 threads x 1 ms) with 4 computing threads", "timers",
+            "sleepers", "2000 4 1000 4", "500 4 1000 4", None, threads=8, timeout=60),
         Row("echo_c100", "echo, 100 connections", "echo", "echo_server",
             "-c 100 -w 1 -d 3", "-c 100 -w 0.3 -d 1 -T 10", "-c 100 -n 300",
             threads=2, timeout=60, kind="echo", n=100),

@@ -1,9 +1,10 @@
 /* sched/preempt.c - asynchronous preemption (Go: preemptM, doSigPreempt,
  * isAsyncSafePoint, asyncPreempt).
  *
- * sysmon flags a G that has run for 10 ms while other work waits, and
- * sends its M the preemption signal (GMPT_PREEMPT_SIGNAL, SIGURG by
- * default) with a marker in si_value, so the handler can tell its own
+ * sysmon flags a G that has run for 3 ms while other work waits (or keeps
+ * a due timer of its P waiting), and sends its M the preemption signal
+ * (GMPT_PREEMPT_SIGNAL, SIGURG by default) with a marker in si_value, so
+ * the handler can tell its own
  * signals from the program's. The handler acts only at a safe point: the
  * interrupted frame and every frame up to the G's entry function are
  * outside libc, the dynamic loader, gmpt and the libraries gmpt runs on

@@ -8,18 +8,23 @@
  *    another M;
  *  - takes the P of an M whose G gmpt thinks runs but whose kernel thread
  *    sleeps in a call gmpt did not see, when other work waits (kblock.c);
- *  - asks a G that has run for 10 ms without rescheduling to yield
- *    (preempt.c), when something else is waiting for its P, but never by
- *    signalling a thread that is in the kernel: the signal would cut its
- *    wait short where natively nothing would;
+ *  - asks a G that has run for 3 ms without rescheduling to yield
+ *    (preempt.c), when something else is waiting for its P, and sooner,
+ *    a tenth of a millisecond after one of its P's timers is due: a
+ *    thread whose sleep ends wakes about as promptly as a kernel thread
+ *    (the kernel preempts for the wakeup at once; Go waits 10 ms). Never
+ *    by signalling a thread that is in the kernel: the signal would cut
+ *    its wait short where natively nothing would;
  *  - runs the overdue timers of a P whose G does not yield to preemption,
  *    when another P is idle to run the Gs they wake;
  *  - polls the network if no M has for 10 ms;
  *  - publishes the coarse clock parks stamp wait_since with
  *    (sched.coarse_now), and prints GMPT_DEBUG=schedtrace lines.
  * It sleeps 20 us between rounds, doubling after 1 ms without anything to
- * do up to 10 ms, and sleeps without a deadline while every P is idle: the
- * first P taken off the idle list wakes it (pidleget). */
+ * do up to 10 ms, but never past the moment it would have to preempt a G
+ * that has held its P for a whole round (its P's first timer, or its
+ * slice when work waits); it sleeps without a deadline while every P is
+ * idle: the first P taken off the idle list wakes it (pidleget). */
 #include "arch/syscall.h"
 #include "sched/osthread.h"
 #include "sched/runtime.h"
@@ -36,11 +41,16 @@
 
 #define SYSMON_MIN_DELAY_NS 20000
 #define SYSMON_MAX_DELAY_NS 10000000
-#define FORCE_PREEMPT_NS    10000000
-#define PREEMPT_RESEND_NS   1000000
-#define RETAKE_ANYWAY_NS    10000000
-#define NETPOLL_STALE_NS    10000000
-#define TIMER_RESCUE_NS	    1000000
+/* The kernel's own slices are a few ms (EEVDF's base slice times the
+ * log of the CPU count); Go's 10 ms left a thread that became runnable
+ * behind a computing one waiting 10-20 ms where natively it waits ~3. */
+#define FORCE_PREEMPT_NS 3000000
+/* How long a due timer waits for a P that does not schedule. */
+#define TIMER_PREEMPT_NS  100000
+#define PREEMPT_RESEND_NS 1000000
+#define RETAKE_ANYWAY_NS  10000000
+#define NETPOLL_STALE_NS  10000000
+#define TIMER_RESCUE_NS	  1000000
 
 /* What sysmon last saw of each P; sysmon's alone. */
 struct sysmon_p {
@@ -49,6 +59,7 @@ struct sysmon_p {
 	uint32_t syscalltick;
 	int64_t syscallwhen;
 	int64_t signalled;
+	uint32_t signalled_tick; /* schedtick when last signalled */
 	/* When to look at the kernel thread of the M that holds the P
 	 * (kblock.c) again while the P does not schedule: the wait doubles
 	 * with the time the P has gone without scheduling, so a G that
@@ -106,11 +117,13 @@ static bool sysmon_deep_sleep(void)
 }
 
 /* Go's preemptone, rate-limited: a G that sits at an unsafe point (in
- * libc, say) keeps its flag and gets another signal a millisecond later. */
+ * libc, say) keeps its flag and gets another signal a millisecond later.
+ * A P that has scheduled since the last signal (it was honoured) may be
+ * signalled again at once: timers due one after another each need one. */
 static void preempt_p(struct p *pp, struct sysmon_p *s, int64_t now)
 {
 	struct m *m = pp->m;
-	if (!m || now - s->signalled < PREEMPT_RESEND_NS)
+	if (!m || (now - s->signalled < PREEMPT_RESEND_NS && s->schedtick == s->signalled_tick))
 		return;
 	/* Racy reads: m may have moved on to another G or P since. The G
 	 * flagged then yields at its next safe point, a little early; the
@@ -119,6 +132,7 @@ static void preempt_p(struct p *pp, struct sysmon_p *s, int64_t now)
 	if (!g)
 		return;
 	s->signalled = now;
+	s->signalled_tick = s->schedtick;
 	/* A thread asleep in the kernel is not running user code: a signal
 	 * would only interrupt its call (kblock.c takes such Ps instead). */
 	if (kstate_of(m) != KSTATE_RUNNING)
@@ -167,6 +181,7 @@ static bool running_too_long(struct p *pp, struct sysmon_p *s, int64_t now)
 		timers_run(pp, now);
 	if (!p_has_work(pp, now))
 		return false;
+	bool timer_overdue = w != 0 && now - w >= TIMER_PREEMPT_NS;
 	if (now >= s->kcheck_next) {
 		if (kblock_cpu_idle(m, now) && kstate_of(m) == KSTATE_BLOCKED && kblock_take(pp, m))
 			return true;
@@ -177,16 +192,39 @@ static bool running_too_long(struct p *pp, struct sysmon_p *s, int64_t now)
 			wait = SYSMON_MAX_DELAY_NS;
 		s->kcheck_next = now + wait;
 	}
-	if (now - s->schedwhen >= FORCE_PREEMPT_NS)
+	if (now - s->schedwhen >= FORCE_PREEMPT_NS ||
+	    (timer_overdue && now - s->schedwhen >= TIMER_PREEMPT_NS))
 		preempt_p(pp, s, now);
 	return false;
 }
 
+/* When sysmon would next have to preempt the G of a running P if it does
+ * not schedule meanwhile (its first timer due plus the grace, or its
+ * slice when work waits), or 0. A P that schedules runs its timers
+ * itself, and sysmon then finds nothing to do: a wakeup per timer due on
+ * a busy P at most, at most one per SYSMON_MIN_DELAY_NS (timeouts are
+ * mostly far off or reset before they are due). */
+static int64_t next_preempt_due(struct p *pp, struct sysmon_p *s)
+{
+	int64_t due = 0;
+	int64_t w = atomic_load_explicit(&pp->timer0_when, memory_order_relaxed);
+	if (w != 0)
+		due = (w > s->schedwhen ? w : s->schedwhen) + TIMER_PREEMPT_NS;
+	if (!runq_empty(&pp->runq) || atomic_load(&sched.runqsize) != 0) {
+		int64_t slice = s->schedwhen + FORCE_PREEMPT_NS;
+		if (due == 0 || slice < due)
+			due = slice;
+	}
+	return due;
+}
+
 /* Go's retake. Returns how many Ps were taken from system calls or from
- * Ms blocked in the kernel. */
-static int retake(int64_t now)
+ * Ms blocked in the kernel; *wake_by, when sysmon must look again at the
+ * latest to preempt in time (0: no such deadline). */
+static int retake(int64_t now, int64_t *wake_by)
 {
 	int n = 0;
+	*wake_by = 0;
 	for (int i = 0; i < sched.procs; i++) {
 		struct p *pp = sched.allp[i];
 		struct sysmon_p *s = &seen[i];
@@ -202,6 +240,11 @@ static int retake(int64_t now)
 		} else if (st == P_RUNNING && running_too_long(pp, s, now)) {
 			n++;
 			continue;
+		}
+		if (st == P_RUNNING) {
+			int64_t due = next_preempt_due(pp, s);
+			if (due != 0 && (*wake_by == 0 || due < *wake_by))
+				*wake_by = due;
 		}
 		if (st == P_RUNNING)
 			poke_async_cancel(pp, s, now);
@@ -261,6 +304,7 @@ static void sysmon_main(void *arg)
 
 	int64_t delay = SYSMON_MIN_DELAY_NS;
 	uint32_t idle = 0;
+	int64_t wake_by = 0;
 	for (;;) {
 		if (idle == 0)
 			delay = SYSMON_MIN_DELAY_NS;
@@ -268,23 +312,30 @@ static void sysmon_main(void *arg)
 			delay *= 2;
 		if (delay > SYSMON_MAX_DELAY_NS)
 			delay = SYSMON_MAX_DELAY_NS;
+		int64_t sleep = delay;
+		if (wake_by != 0) {
+			int64_t until = wake_by - nanotime();
+			if (until < sleep)
+				sleep = until > SYSMON_MIN_DELAY_NS ? until : SYSMON_MIN_DELAY_NS;
+		}
 		int64_t trace_due = schedtrace_next();
 		if (trace_due) {
 			int64_t until = trace_due - nanotime();
-			sysmon_sleep_ns(until < delay ? (until > 0 ? until : 0) : delay);
+			sysmon_sleep_ns(until < sleep ? (until > 0 ? until : 0) : sleep);
 			schedtrace_tick(nanotime());
 		} else {
-			sysmon_sleep_ns(delay);
+			sysmon_sleep_ns(sleep);
 		}
 		atomic_store_explicit(&sched.coarse_now, nanotime_coarse(), memory_order_relaxed);
 		if (sysmon_deep_sleep()) {
 			idle = 0;
+			wake_by = 0;
 			continue;
 		}
 		int64_t now = nanotime();
 		sysmon_netpoll(now);
 		kblock_preempt_lost(now);
-		if (retake(now) > 0)
+		if (retake(now, &wake_by) > 0)
 			idle = 0;
 		else
 			idle++;

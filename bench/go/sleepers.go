@@ -5,7 +5,9 @@
 // bench/bench_hist.h (64 buckets per power of two), so the percentiles
 // compare exactly.
 //
-// usage: sleepers [duration-ms] [threads] [sleep-us]
+// With H hogs, H more goroutines compute without pause for as long.
+//
+// usage: sleepers [duration-ms] [threads] [sleep-us] [hogs]
 package main
 
 import (
@@ -124,6 +126,7 @@ func main() {
 	durationMs := arg(1, 5000, "duration-ms")
 	nthreads := arg(2, 1000, "threads")
 	sleepUs := arg(3, 1000, "sleep-us")
+	nhogs := arg(4, 0, "hogs")
 	want := time.Duration(sleepUs) * time.Microsecond
 
 	var mu sync.Mutex
@@ -154,6 +157,21 @@ func main() {
 			mu.Unlock()
 		}()
 	}
+	spins := make([]uint64, nhogs)
+	for i := int64(0); i < nhogs; i++ {
+		wg.Add(1)
+		go func(i int64) {
+			defer wg.Done()
+			<-gate
+			n := uint64(0)
+			for time.Now().Before(end) {
+				for j := 0; j < 1000; j++ {
+					n++
+				}
+			}
+			spins[i] = n
+		}(i)
+	}
 	t0 := time.Now()
 	end = t0.Add(time.Duration(durationMs) * time.Millisecond)
 	close(gate)
@@ -166,6 +184,6 @@ func main() {
 		wps = float64(total.n) / secs
 	}
 	result("sleepers", elapsed, int64(total.n), fmt.Sprintf("wakes_per_s=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f "+
-		"threads=%d sleep_us=%d duration_ms=%d", wps, total.quantile(0.50)/1e3, total.quantile(0.99)/1e3,
-		float64(total.max)/1e3, nthreads, sleepUs, durationMs))
+		"threads=%d sleep_us=%d duration_ms=%d hogs=%d", wps, total.quantile(0.50)/1e3, total.quantile(0.99)/1e3,
+		float64(total.max)/1e3, nthreads, sleepUs, durationMs, nhogs))
 }
