@@ -12,6 +12,7 @@
 #include "sched/sched.h"
 #include "sched/stack.h"
 #include "sched/gfree.h"
+#include "sched/header_gaps.h"
 #include "sched/osthread.h"
 #include "sched/fiber.h"
 #include "sched/tcb.h"
@@ -26,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -1406,7 +1406,8 @@ static void clear_single_threaded(void)
 	if (sched.single_threaded_cleared)
 		return;
 	sched.single_threaded_cleared = true; /* benign race: same stores */
-	__libc_single_threaded = 0;
+	if (&__libc_single_threaded)	      /* glibc 2.32 and later */
+		__libc_single_threaded = 0;
 	tcb_mark_multithreaded(sched.main_tp);
 }
 

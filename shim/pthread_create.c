@@ -5,6 +5,7 @@
  * store fields) and are read back with glibc's getters. */
 #include "shim/thread.h"
 #include "sched/real.h"
+#include "sched/header_gaps.h"
 #include "sched/sched.h"
 #include "sched/thread_dump.h"
 
@@ -13,6 +14,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+/* glibc's __sigsetjmp on a cleanup buffer's jump buffer, which is smaller
+ * than a jmp_buf (no saved signal mask: savemask is 0), declared so the
+ * compiler does not take it for a whole jmp_buf (what pthread.h does as
+ * __sigsetjmp_cancel since glibc 2.34; older headers do not have it). */
+extern int sigsetjmp_cancel_buf(void *env, int savemask) __asm__("__sigsetjmp")
+    __attribute__((returns_twice));
 
 static void thread_entry(void *unused)
 {
@@ -25,7 +33,7 @@ static void thread_entry(void *unused)
 	 * glibc keeps the chain. */
 	__pthread_unwind_buf_t bottom;
 	if (sched_tls_per_g()) {
-		if (__sigsetjmp_cancel(bottom.__cancel_jmp_buf, 0))
+		if (sigsetjmp_cancel_buf(bottom.__cancel_jmp_buf, 0))
 			thread_finish(t, t->retval); /* pthread_exit stored it */
 		__pthread_register_cancel(&bottom);
 	}
@@ -135,7 +143,8 @@ static int read_attr(const pthread_attr_t *attr, struct stack_spec *spec, bool *
 static void read_attr_sigmask(const pthread_attr_t *attr, struct create_ctx *c)
 {
 	sigset_t set;
-	if (!attr || pthread_attr_getsigmask_np(attr, &set) == PTHREAD_ATTR_NO_SIGMASK_NP)
+	if (!attr || !pthread_attr_getsigmask_np ||
+	    pthread_attr_getsigmask_np(attr, &set) == PTHREAD_ATTR_NO_SIGMASK_NP)
 		return;
 	c->has_sigmask = true;
 	c->sigmask = sched_sigset_bits(&set);

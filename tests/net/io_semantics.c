@@ -73,6 +73,20 @@ static void check_waited(const struct ctx *c, const char *what, int64_t t0, long
 
 /* ---- waiting for readiness ---------------------------------------------- */
 
+#ifndef HAVE_EPOLL_PWAIT2
+/* glibc before 2.35 has no wrapper: the kernel's call (Linux 5.11). */
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifndef SYS_epoll_pwait2
+#define SYS_epoll_pwait2 441
+#endif
+static int epoll_pwait2(int ep, struct epoll_event *ev, int max, const struct timespec *ts,
+			const sigset_t *mask)
+{
+	return (int)syscall(SYS_epoll_pwait2, ep, ev, max, ts, mask, _NSIG / 8);
+}
+#endif
+
 enum api { POLL, PPOLL, SELECT, PSELECT, EPOLL_WAIT, EPOLL_PWAIT, EPOLL_PWAIT2, NAPI };
 static const char *const api_name[NAPI] = {"poll",	 "ppoll",	"select",      "pselect",
 					   "epoll_wait", "epoll_pwait", "epoll_pwait2"};
