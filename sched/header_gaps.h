@@ -10,6 +10,7 @@
 #ifndef GMPT_HEADER_GAPS_H
 #define GMPT_HEADER_GAPS_H
 
+#include <stddef.h>
 #include <limits.h> /* PTHREAD_STACK_MIN before glibc 2.34 */
 #include <linux/futex.h>
 #include <pthread.h>
@@ -27,6 +28,11 @@
 #ifndef PTHREAD_ATTR_NO_SIGMASK_NP
 #define PTHREAD_ATTR_NO_SIGMASK_NP 1 /* glibc 2.32 */
 #endif
+
+/* The 16-bit word after a mutex's __spins: __elision until glibc 2.42,
+ * renamed (and unused by glibc) once lock elision was dropped in 2.43. */
+#define MUTEX_SPARE_SHORT(m)                                                                       \
+	(*(short *)((char *)(m) + offsetof(struct __pthread_mutex_s, __spins) + sizeof(short)))
 
 /* glibc 2.32. */
 extern int pthread_attr_getsigmask_np(const pthread_attr_t *attr, sigset_t *set)

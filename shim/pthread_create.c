@@ -22,6 +22,8 @@
 extern int sigsetjmp_cancel_buf(void *env, int savemask) __asm__("__sigsetjmp")
     __attribute__((returns_twice));
 
+typedef int (*getstackaddr_fn)(const pthread_attr_t *, void **);
+
 static void thread_entry(void *unused)
 {
 	(void)unused;
@@ -119,12 +121,11 @@ static int read_attr(const pthread_attr_t *attr, struct stack_spec *spec, bool *
 	pthread_attr_getstacksize(attr, &size);
 	pthread_attr_getguardsize(attr, &guard);
 	/* pthread_attr_getstack computes addr - size even when no stack was
-	 * set; the deprecated getter tells "set" from "not set". */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	 * set; the deprecated getter tells "set" from "not set". Looked up at
+	 * run time: a link-time reference draws glibc's deprecation warning,
+	 * which newer meson makes fatal under werror. */
 	void *top = NULL;
-	pthread_attr_getstackaddr(attr, &top);
-#pragma GCC diagnostic pop
+	REAL(getstackaddr_fn, pthread_attr_getstackaddr)(attr, &top);
 	if (top) {
 		spec->user_stack = (char *)top - size;
 		spec->user_size = size;
