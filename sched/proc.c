@@ -22,6 +22,7 @@
 #include "sched/trace.h"
 
 #include <errno.h>
+#include <gnu/libc-version.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1740,10 +1741,17 @@ void sched_init(const struct sched_config *cfg)
 	m0->fs_now = m0->tls_base;
 	sched.main_tp = m0->tls_base;
 	const char *why = NULL;
-	if (cfg->tls_per_g && !tcb_init(&why))
-		sched_notice("per-thread TLS is not available (%s): threads share their kernel "
-			     "thread's TLS, as with GMPT_TLS=shared",
-			     why);
+	if (cfg->tls_per_g && !tcb_init(&why)) {
+		if (cfg->tls_required)
+			sched_fatal("GMPT_TLS=per-thread: not available on glibc %s (%s)",
+				    gnu_get_libc_version(), why);
+		sched_notice("per-thread TLS is not available on glibc %s (%s): threads share "
+			     "their kernel thread's TLS, as with GMPT_TLS=shared: errno stays "
+			     "per thread, but __thread and thread_local variables, C++ exception "
+			     "state and glibc's per-thread state do not, which breaks programs "
+			     "such as the JVM, MariaDB and node",
+			     gnu_get_libc_version(), why);
+	}
 	sched.tls_per_g = cfg->tls_per_g && !why;
 	if (cfg->stress_seed)
 		m0->rand = cfg->stress_seed | 1;
