@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <gnu/libc-version.h>
+#include <stdio.h>
 #include <string.h>
 
 /* glibc refuses its internal signals as it refuses invalid ones. */
@@ -20,14 +22,35 @@ static bool signal_number_ok(int sig)
 	return sig >= 0 && sig < _NSIG && sig != GLIBC_SIGCANCEL && sig != GLIBC_SIGSETXID;
 }
 
-/* 0: deliver to t's G; otherwise the result to return (ESRCH-free: a
- * thread that has exited but is not joined yet takes signals as glibc's
- * does, by dropping them). */
+/* What pthread_kill returns for a thread that has exited but is not
+ * joined yet: glibc 2.34 on drops the signal and returns 0 (that is its
+ * pthread_kill@@GLIBC_2.34; programs bound to the older symbol version
+ * get ESRCH, which gmpt's one unversioned definition cannot tell apart),
+ * glibc before 2.34 returns ESRCH. */
+static int exited_kill_result(void)
+{
+	static _Atomic int result = -1; /* benign race: every thread computes the same */
+	int r = atomic_load_explicit(&result, memory_order_relaxed);
+	if (r < 0) {
+		int major = 0, minor = 0;
+		sscanf(gnu_get_libc_version(), "%d.%d", &major, &minor);
+		r = major == 2 && minor < 34 ? ESRCH : 0;
+		atomic_store_explicit(&result, r, memory_order_relaxed);
+	}
+	return r;
+}
+
+/* 0: deliver to t's G; -1: return 0 without delivering; otherwise the
+ * error to return. */
 static int target_state(struct thread *t, int sig)
 {
 	if (!signal_number_ok(sig))
 		return EINVAL;
-	if (atomic_load(&t->join) == JOIN_EXITED || sig == 0)
+	if (atomic_load(&t->join) == JOIN_EXITED) {
+		int r = exited_kill_result();
+		return r ? r : -1;
+	}
+	if (sig == 0)
 		return -1;
 	return 0;
 }

@@ -231,7 +231,11 @@ int main(void)
 	CHECK_OK(pthread_create(&quick, NULL, block_usr1_and_end, NULL));
 	CHECK_OK(pthread_sigmask(SIG_SETMASK, &old_mask, NULL));
 	usleep(20000);
-	CHECK_EQ(pthread_kill(quick, SIGUSR1), 0);
+	/* 0 from glibc 2.34 on, ESRCH before: printed, so the preloaded run
+	 * must match the native one on each glibc. */
+	int rc = pthread_kill(quick, SIGUSR1);
+	CHECK(rc == 0 || rc == ESRCH);
+	printf("pthread_kill to an exited thread: %s\n", rc == 0 ? "0" : "ESRCH");
 	CHECK_OK(pthread_join(quick, NULL));
 	CHECK_EQ(atomic_load(&handled), 3);
 
