@@ -23,10 +23,10 @@ static bool signal_number_ok(int sig)
 }
 
 /* What pthread_kill returns for a thread that has exited but is not
- * joined yet: glibc 2.34 on drops the signal and returns 0 (that is its
- * pthread_kill@@GLIBC_2.34; programs bound to the older symbol version
- * get ESRCH, which gmpt's one unversioned definition cannot tell apart),
- * glibc before 2.34 returns ESRCH. */
+ * joined yet: glibc 2.34 on drops the signal and returns 0 (its
+ * pthread_kill@@GLIBC_2.34), glibc before 2.34 returns ESRCH, and so does
+ * 2.34's pthread_kill@GLIBC_2.2.5, which programs linked against an older
+ * glibc call (pthread_kill_esrch below). */
 static int exited_kill_result(void)
 {
 	static _Atomic int result = -1; /* benign race: every thread computes the same */
@@ -58,16 +58,34 @@ static int target_state(struct thread *t, int sig)
 typedef int (*kill_fn)(pthread_t, int);
 typedef int (*sigqueue_fn)(pthread_t, int, const union sigval);
 
-EXPORT int pthread_kill(pthread_t th, int sig)
+static int kill_thread(pthread_t th, int sig, bool esrch_if_exited)
 {
-	STEP_ASIDE_FORWARD(pthread_kill, th, sig);
 	struct thread *t = thread_from_handle(th);
 	if (!t || !t->g)
 		return REAL(kill_fn, pthread_kill)(thread_glibc_handle(t, th), sig);
 	int st = target_state(t, sig);
+	if (st == -1 && esrch_if_exited && atomic_load(&t->join) == JOIN_EXITED)
+		return ESRCH;
 	if (st)
 		return st < 0 ? 0 : st;
 	return sched_signal(t->g, sig, NULL);
+}
+
+/* Two versions, as glibc 2.34 on has them (shim/glibc_versions.map): the
+ * default, and the one programs linked against an older glibc bound to. */
+__asm__(".symver pthread_kill_current, pthread_kill@@GLIBC_2.34, remove");
+__asm__(".symver pthread_kill_esrch, pthread_kill@GLIBC_2.2.5, remove");
+
+EXPORT int pthread_kill_current(pthread_t th, int sig)
+{
+	STEP_ASIDE_FORWARD(pthread_kill, th, sig);
+	return kill_thread(th, sig, false);
+}
+
+EXPORT int pthread_kill_esrch(pthread_t th, int sig)
+{
+	STEP_ASIDE_FORWARD(pthread_kill, th, sig);
+	return kill_thread(th, sig, true);
 }
 
 EXPORT int pthread_sigqueue(pthread_t th, int sig, const union sigval value)
