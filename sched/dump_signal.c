@@ -12,6 +12,7 @@
  * were not there. */
 #include "arch/syscall.h"
 #include "sched/debug_signals.h"
+#include "sched/header_gaps.h"
 #include "sched/osthread.h"
 #include "sched/real.h"
 #include "sched/runtime.h"
@@ -108,7 +109,7 @@ static void dumper_after_fork_child(void)
 /* why: "it installed its own action", "it ignores it", ... */
 static void notice_program_owns(int sig, const char *why)
 {
-	const char *abbrev = sigabbrev_np(sig);
+	const char *abbrev = sigabbrev_np ? sigabbrev_np(sig) : NULL;
 	sched_notice("GMPT_DUMP_SIGNAL: SIG%s (%d) is the program's (%s): no thread dumps on it",
 		     abbrev ? abbrev : "?", sig, why);
 }

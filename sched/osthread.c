@@ -3,6 +3,7 @@
  * The program's pthread_create, pthread_self and pthread_getattr_np resolve
  * to the shim, so glibc's own are looked up past us (REAL). */
 #include "arch/syscall.h"
+#include "sched/header_gaps.h"
 #include "sched/osthread.h"
 #include "sched/real.h"
 #include "sched/sched.h"
@@ -12,6 +13,7 @@
 #include <stdatomic.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -45,7 +47,11 @@ void *os_thread_sigaltstack(void)
 	if (sigaltstack(NULL, &old) != 0 || !(old.ss_flags & SS_DISABLE))
 		return NULL; /* one is set already (ASan's, or the program's): keep it */
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t min = (size_t)sysconf(_SC_MINSIGSTKSZ);
+	/* What sysconf(_SC_MINSIGSTKSZ) (glibc 2.34) reports: the kernel's
+	 * figure for this CPU's signal frame, MINSIGSTKSZ if it has none. */
+	size_t min = (size_t)getauxval(AT_MINSIGSTKSZ);
+	if (min < (size_t)MINSIGSTKSZ)
+		min = (size_t)MINSIGSTKSZ;
 	size_t size = ALTSTACK_SIZE + (min > page ? min : 0);
 	size = (size + page - 1) & ~(page - 1);
 	char *map = mmap(NULL, size + page, PROT_READ | PROT_WRITE,

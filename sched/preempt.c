@@ -52,8 +52,21 @@ static struct code_range unsafe_code[32];
 static int nunsafe;
 
 static const char *const unsafe_objects[] = {
-    "/libc.so",	 "/ld-linux",  "libgmpt",   "/libasan",	  "/libubsan",
-    "/liburing", "/libunwind", "/libgcc_s", "/libstdc++", "linux-vdso",
+    "/libc.so",
+    "/ld-linux",
+    "libgmpt",
+    "/libasan",
+    "/libubsan",
+    "/liburing",
+    "/libunwind",
+    "/libgcc_s",
+    "/libstdc++",
+    "linux-vdso",
+    /* Parts of glibc before 2.34 (libpthread's mutexes are the loader's
+     * lock there). */
+    "/libpthread.so",
+    "/libdl.so",
+    "/librt.so",
 };
 
 /* The program's own action for the signal, if it installed one. */

@@ -12,6 +12,7 @@
 #include "sched/sched.h"
 #include "sched/stack.h"
 #include "sched/gfree.h"
+#include "sched/header_gaps.h"
 #include "sched/osthread.h"
 #include "sched/fiber.h"
 #include "sched/tcb.h"
@@ -21,12 +22,12 @@
 #include "sched/trace.h"
 
 #include <errno.h>
+#include <gnu/libc-version.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -1428,7 +1429,8 @@ static void clear_single_threaded(void)
 	if (sched.single_threaded_cleared)
 		return;
 	sched.single_threaded_cleared = true; /* benign race: same stores */
-	__libc_single_threaded = 0;
+	if (&__libc_single_threaded)	      /* glibc 2.32 and later */
+		__libc_single_threaded = 0;
 	tcb_mark_multithreaded(sched.main_tp);
 }
 
@@ -1775,10 +1777,17 @@ void sched_init(const struct sched_config *cfg)
 	m0->fs_now = m0->tls_base;
 	sched.main_tp = m0->tls_base;
 	const char *why = NULL;
-	if (cfg->tls_per_g && !tcb_init(&why))
-		sched_notice("per-thread TLS is not available (%s): threads share their kernel "
-			     "thread's TLS, as with GMPT_TLS=shared",
-			     why);
+	if (cfg->tls_per_g && !tcb_init(&why)) {
+		if (cfg->tls_required)
+			sched_fatal("GMPT_TLS=per-thread: not available on glibc %s (%s)",
+				    gnu_get_libc_version(), why);
+		sched_notice("per-thread TLS is not available on glibc %s (%s): threads share "
+			     "their kernel thread's TLS, as with GMPT_TLS=shared: errno stays "
+			     "per thread, but __thread and thread_local variables, C++ exception "
+			     "state and glibc's per-thread state do not, which breaks programs "
+			     "such as the JVM, MariaDB and node",
+			     gnu_get_libc_version(), why);
+	}
 	sched.tls_per_g = cfg->tls_per_g && !why;
 	if (cfg->stress_seed)
 		m0->rand = cfg->stress_seed | 1;

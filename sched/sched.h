@@ -25,6 +25,7 @@ struct sched_config {
 	bool preempt;			/* sysmon preempts Gs that run 10 ms */
 	int preempt_signal;		/* the signal that does it */
 	bool tls_per_g;			/* a TCB per G; false: Gs use their M's TLS */
+	bool tls_required;		/* tls_per_g or die (GMPT_TLS=per-thread named) */
 	int schedtrace_ms;		/* GMPT_DEBUG=schedtrace=MS: a line every MS ms; 0 off */
 	bool scheddetail;		/* GMPT_DEBUG=scheddetail=1: per-P, M and G lines too */
 	int waitq_buckets;		/* GMPT_DEBUG=waitqbuckets=N (tests); 0: the default */

@@ -40,6 +40,7 @@
  * global pool beyond POOL_KEEP_HOT give their pages back with
  * MADV_DONTNEED, so a burst of 100,000 threads does not pin its memory. */
 #include "sched/stack.h"
+#include "sched/header_gaps.h"
 #include "sched/runtime.h"
 #include "sched/sysfile.h"
 #include "sched/osthread.h"

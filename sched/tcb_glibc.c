@@ -1,4 +1,4 @@
-/* sched/tcb_glibc.c - per-G thread control blocks in glibc 2.36's layout.
+/* sched/tcb_glibc.c - per-G thread control blocks in glibc's layout.
  *
  * The dynamic loader allocates and fills the TLS blocks (_dl_allocate_tls,
  * GLIBC_PRIVATE, the function glibc's own pthread_create uses), so modules
@@ -11,10 +11,13 @@
  * sched_getcpu asks the kernel (the kernel only updates the rseq area of
  * each kernel thread's own TCB, and a G moves between them).
  *
- * Offsets are glibc 2.36's for x86-64. tcb_init checks each one it can
- * against the main thread (glibc's libthread_db descriptors, the kernel's
- * robust-list and rseq registrations, the values glibc stores for the main
- * thread) and refuses any other glibc version. */
+ * struct pthread changes between glibc versions (2.31 to 2.43 here: fields
+ * added, removed, the rseq area moved into static TLS in 2.41), so
+ * tcb_init finds each field gmpt touches in the running glibc, from the
+ * main thread and the kernel (see find_layout), and checks what it can
+ * against libthread_db's descriptors where glibc exports them (2.34 on).
+ * What it cannot find it takes from the one fact every version in the
+ * range shares, the order of neighbouring fields (LAYOUT_ORDER below). */
 #include "sched/tcb.h"
 #include "arch/arch.h"
 #include "arch/syscall.h"
@@ -28,34 +31,57 @@
 #include <link.h>
 #include <locale.h>
 #include <pthread.h>
+#include <resolv.h> /* struct __res_state */
+#undef p_type /* resolv.h's alias of __p_type, not Elf64_Phdr's member */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 
-/* struct pthread, glibc 2.36, x86-64. */
-#define PT_SIZE		     2368
-#define PT_HDR_TCB	     0
-#define PT_HDR_SELF	     16
-#define PT_HDR_MULTI	     24
-#define PT_HDR_SYSINFO	     32
-#define PT_HDR_STACK_GUARD   40
-#define PT_HDR_PTR_GUARD     48
-#define PT_HDR_FEATURE_1     72
-#define PT_LIST		     704
-#define PT_TID		     720
-#define PT_ROBUST_HEAD	     736 /* list, futex_offset, list_op_pending */
-#define PT_CLEANUP_JMP_BUF   768 /* the innermost cleanup/cancel buffer */
-#define PT_CANCELHANDLING    776
-#define PT_SPECIFIC_1ST	     784
-#define PT_SPECIFIC	     1296
-#define PT_START_ROUTINE     1592
-#define PT_STACKBLOCK	     1680
-#define PT_STACKBLOCK_SIZE   1688
-#define PT_GUARDSIZE	     1696
-#define PT_REP_GUARDSIZE     1704
-#define PT_RES		     1720
-#define PT_RES_SIZE	     568
+/* The glibc versions whose struct pthread the derivation below was
+ * checked against (nptl/descr.h of each), and built and tested on (Debian
+ * bullseye 2.31, bookworm 2.36, trixie 2.41, sid 2.43: scripts/glibc-root).
+ * Outside the range, gmpt shares TLS rather than guess. */
+#define GLIBC_MINOR_MIN 31
+#define GLIBC_MINOR_MAX 43
+
+/* tcbhead_t, struct pthread's first member: its layout is ABI (compilers
+ * read the stack guard at %fs:0x28; glibc asserts the offsets), the same
+ * in every version. */
+#define HDR_TCB		0
+#define HDR_SELF	16
+#define HDR_MULTI	24
+#define HDR_SYSINFO	32
+#define HDR_STACK_GUARD 40
+#define HDR_PTR_GUARD	48
+#define HDR_FEATURE_1	72
+#define HDR_END		0x80
+
+/* LAYOUT_ORDER: neighbours in struct pthread, in every version from 2.31
+ * to 2.43 (x86-64, where __PTHREAD_MUTEX_HAVE_PREV):
+ *   list (2 words), tid (4 bytes, then 4 unused), robust_prev,
+ *   robust_head (3 words: list, futex_offset, list_op_pending)
+ *   cleanup, cleanup_jmp_buf, cancelhandling
+ *   specific_1stblock (32 x 16 bytes), specific (32 words)
+ *   stackblock, stackblock_size, guardsize, reported_guardsize, tpp, res
+ * Each group is found at run time by one of its members. */
+#define LIST_FROM_ROBUST     (-32)
+#define TID_FROM_ROBUST	     (-16)
+#define PREV_FROM_ROBUST     (-8)
+#define CANCELH_FROM_JMPBUF  8
+#define CLEANUP_FROM_JMPBUF  (-8)
+#define SPECIFIC_1ST_BYTES   (32 * 16)
+#define SPECIFIC_WORDS	     32
+#define STACKBLOCK_FROM_SIZE (-8)
+#define GUARD_FROM_SIZE	     8
+#define REP_GUARD_FROM_SIZE  16
+#define RES_FROM_SIZE	     32
+
+/* Every struct pthread from 2.31 on is larger than this (2.31's is 2304
+ * bytes): the main thread's may be read this far. */
+#define PT_SCAN_END 2048
+
 #define RSEQ_AREA_SIZE	     32
 #define RSEQ_CPU_ID	     4
 #define RSEQ_NOT_REGISTERED  (-2) /* RSEQ_CPU_ID_REGISTRATION_FAILED */
@@ -64,6 +90,17 @@
 
 /* libc's own TLS block is at most this big (0x90 in 2.36). */
 #define LIBC_TLS_MAX 512
+
+/* Where the fields are in the running glibc (offsets from the thread
+ * pointer), found by tcb_init. */
+static struct {
+	ptrdiff_t list, tid, robust_prev, robust_head;
+	ptrdiff_t cleanup, cleanup_jmp_buf, cancelhandling;
+	ptrdiff_t specific_1st, specific;
+	ptrdiff_t stackblock, stackblock_size, guardsize, reported_guardsize, res;
+	bool has_rseq; /* glibc registers rseq (2.35 on) */
+	ptrdiff_t rseq;
+} pt;
 
 typedef void *(*allocate_tls_fn)(void *);
 typedef void (*deallocate_tls_fn)(void *, bool);
@@ -74,7 +111,6 @@ static struct {
 	deallocate_tls_fn deallocate;
 	call_tls_dtors_fn call_tls_dtors;
 	char *main_tp;
-	ptrdiff_t rseq_off;
 	ptrdiff_t resp_off; /* libc's __resp: the thread's resolver state */
 	ptrdiff_t errno_off;
 	ptrdiff_t libc_tls_off; /* libc's static TLS block */
@@ -92,9 +128,12 @@ static struct {
 	size_t nstatic_done;
 } tcb;
 
-extern const unsigned int __rseq_offset __attribute__((weak));
+/* glibc 2.35 on: where the rseq area is, and the size registered (0: not
+ * registered). Weak: a build on an older glibc uses them where they are. */
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));
 extern void *__libc_stack_end;
+extern void _dl_get_tls_static_info(size_t *size, size_t *align) __attribute__((weak));
 
 #define FIELD(tp, off, type) (*(type *)((char *)(tp) + (off)))
 
@@ -104,11 +143,163 @@ ptrdiff_t tcb_offset_of(const void *tls_var)
 }
 
 /* libthread_db's descriptor for a struct pthread field: {bits, count,
- * offset}. The size descriptor keeps the size in its first word. */
-static bool db_field_is(const char *name, uint32_t want_offset)
+ * offset}, exported by libc from 2.34 on (2.31's libpthread has them in
+ * its symbol table only): absent, or the offset found. */
+static bool db_field_agrees(const char *name, ptrdiff_t found)
 {
 	const uint32_t *d = dlsym(RTLD_DEFAULT, name);
-	return d && d[2] == want_offset;
+	return !d || (ptrdiff_t)d[2] == found;
+}
+
+/* The one word-aligned offset in [from, to) of the main thread's TCB that
+ * holds v; false if none or several do. Reads only. */
+static bool find_word(const char *tp, ptrdiff_t from, ptrdiff_t to, uintptr_t v, ptrdiff_t *at)
+{
+	int hits = 0;
+	for (ptrdiff_t off = from; off + 8 <= to; off += 8)
+		if (FIELD(tp, off, uintptr_t) == v) {
+			*at = off;
+			hits++;
+		}
+	return hits == 1;
+}
+
+/* The one word-aligned offset in [from, to) that holds a pointer to
+ * `back` bytes below itself (specific[0], pointing at specific_1stblock). */
+static bool find_self_relative(const char *tp, ptrdiff_t from, ptrdiff_t to, ptrdiff_t back,
+			       ptrdiff_t *at)
+{
+	int hits = 0;
+	for (ptrdiff_t off = from; off + 8 <= to; off += 8)
+		if (FIELD(tp, off, const char *) == tp + off - back) {
+			*at = off;
+			hits++;
+		}
+	return hits == 1;
+}
+
+typedef void (*cleanup_push_fn)(struct _pthread_cleanup_buffer *, void (*)(void *), void *);
+typedef void (*cleanup_pop_fn)(struct _pthread_cleanup_buffer *, int);
+
+static void no_cleanup(void *arg)
+{
+	(void)arg;
+}
+
+/* Finds the fields of struct pthread gmpt uses in the main thread's TCB,
+ * each by something only that field holds: the robust list head the
+ * kernel has registered (glibc registers the main thread's at start-up;
+ * 2.31's libpthread, which gmpt links, at its own), the buffers
+ * __pthread_register_cancel and _pthread_cleanup_push link, the key block
+ * pointer that points just below itself, the stack block size glibc sets
+ * to __libc_stack_end. The rest follows by LAYOUT_ORDER. */
+static bool find_layout(char *tp, const char **why)
+{
+	void *robust = NULL;
+	size_t robust_len = 0;
+	if (raw_syscall(SYS_get_robust_list, 0, &robust, &robust_len) != 0 ||
+	    (char *)robust < tp + HDR_END || (char *)robust + 24 > tp + PT_SCAN_END ||
+	    FIELD(robust, 0, void *) != robust) {
+		*why = "the main thread's robust list is not in its control block";
+		return false;
+	}
+	pt.robust_head = (char *)robust - tp;
+	pt.robust_prev = pt.robust_head + PREV_FROM_ROBUST;
+	pt.tid = pt.robust_head + TID_FROM_ROBUST;
+	pt.list = pt.robust_head + LIST_FROM_ROBUST;
+	if (FIELD(tp, pt.tid, pid_t) != (pid_t)raw_syscall(SYS_gettid) ||
+	    FIELD(tp, pt.robust_prev, void *) != robust || !FIELD(tp, pt.list, void *) ||
+	    !FIELD(tp, pt.list + 8, void *)) {
+		*why = "the fields around the main thread's robust list are not as expected";
+		return false;
+	}
+
+	/* Where __pthread_register_cancel (pthread_cleanup_push) links a
+	 * buffer, and that unregistering puts back what was there. */
+	__pthread_unwind_buf_t scratch;
+	__pthread_register_cancel(&scratch);
+	bool found = find_word(tp, pt.robust_head + 24, PT_SCAN_END, (uintptr_t)&scratch,
+			       &pt.cleanup_jmp_buf);
+	__pthread_unregister_cancel(&scratch);
+	if (!found || FIELD(tp, pt.cleanup_jmp_buf, void *) == &scratch) {
+		*why = "glibc's cleanup chain was not found";
+		return false;
+	}
+	pt.cancelhandling = pt.cleanup_jmp_buf + CANCELH_FROM_JMPBUF;
+	pt.cleanup = pt.cleanup_jmp_buf + CLEANUP_FROM_JMPBUF;
+	/* The old-style list: glibc's own _pthread_cleanup_push (gmpt exports
+	 * only the _defer variant) links there. */
+	cleanup_push_fn push = (cleanup_push_fn)dlsym(RTLD_DEFAULT, "_pthread_cleanup_push");
+	cleanup_pop_fn pop = (cleanup_pop_fn)dlsym(RTLD_DEFAULT, "_pthread_cleanup_pop");
+	if (!push || !pop) {
+		*why = "glibc's _pthread_cleanup_push was not found";
+		return false;
+	}
+	struct _pthread_cleanup_buffer old_style;
+	void *before = FIELD(tp, pt.cleanup, void *);
+	push(&old_style, no_cleanup, NULL);
+	found = FIELD(tp, pt.cleanup, void *) == &old_style;
+	pop(&old_style, 0);
+	if (!found || FIELD(tp, pt.cleanup, void *) != before) {
+		*why = "glibc's old-style cleanup list is not where expected";
+		return false;
+	}
+
+	if (!find_self_relative(tp, pt.cancelhandling + 8, PT_SCAN_END, SPECIFIC_1ST_BYTES,
+				&pt.specific)) {
+		*why = "the main thread's key block was not found";
+		return false;
+	}
+	pt.specific_1st = pt.specific - SPECIFIC_1ST_BYTES;
+
+	if (!find_word(tp, pt.specific + SPECIFIC_WORDS * 8, PT_SCAN_END,
+		       (uintptr_t)__libc_stack_end, &pt.stackblock_size) ||
+	    FIELD(tp, pt.stackblock_size + STACKBLOCK_FROM_SIZE, void *) != NULL) {
+		*why = "the main thread's stack block was not found";
+		return false;
+	}
+	pt.stackblock = pt.stackblock_size + STACKBLOCK_FROM_SIZE;
+	pt.guardsize = pt.stackblock_size + GUARD_FROM_SIZE;
+	pt.reported_guardsize = pt.stackblock_size + REP_GUARD_FROM_SIZE;
+	pt.res = pt.stackblock_size + RES_FROM_SIZE;
+
+	/* From 2.34 glibc exports libthread_db's view: it must agree. */
+	const uint32_t *size = dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
+	if (!db_field_agrees("_thread_db_pthread_list", pt.list) ||
+	    !db_field_agrees("_thread_db_pthread_tid", pt.tid) ||
+	    !db_field_agrees("_thread_db_pthread_cancelhandling", pt.cancelhandling) ||
+	    !db_field_agrees("_thread_db_pthread_specific", pt.specific) ||
+	    (size && (size_t)pt.res + sizeof(struct __res_state) > size[0])) {
+		*why = "glibc's libthread_db descriptors disagree with the layout found";
+		return false;
+	}
+
+	/* The rseq area (2.35 on): in struct pthread (to 2.40) or in the
+	 * static TLS below the thread pointer (2.41 on). Registered, it holds
+	 * the CPU number the kernel keeps there. */
+	if (&__rseq_offset && &__rseq_size) {
+		size_t static_size = 0, static_align = 0;
+		if (_dl_get_tls_static_info)
+			_dl_get_tls_static_info(&static_size, &static_align);
+		ptrdiff_t off = __rseq_offset;
+		bool inside = size && off >= HDR_END && (size_t)off + RSEQ_AREA_SIZE <= size[0];
+		bool below = off < 0 && (size_t)-off <= static_size;
+		if ((!inside && !below) ||
+		    (__rseq_size > 0 && FIELD(tp, off + RSEQ_CPU_ID, int32_t) < 0)) {
+			*why = "glibc's rseq area is not where expected";
+			return false;
+		}
+		pt.has_rseq = true;
+		pt.rseq = off;
+	}
+	return true;
+}
+
+static bool glibc_in_range(void)
+{
+	int major = 0, minor = 0;
+	return sscanf(gnu_get_libc_version(), "%d.%d", &major, &minor) == 2 && major == 2 &&
+	       minor >= GLIBC_MINOR_MIN && minor <= GLIBC_MINOR_MAX;
 }
 
 struct libc_block_search {
@@ -310,8 +501,8 @@ bool tcb_init(const char **why)
 {
 	char *tp = arch_thread_pointer();
 	tcb.main_tp = tp;
-	if (strcmp(gnu_get_libc_version(), "2.36") != 0) {
-		*why = "it supports glibc 2.36 only";
+	if (!glibc_in_range()) {
+		*why = "gmpt knows glibc 2.31 to 2.43 only";
 		return false;
 	}
 	tcb.allocate = (allocate_tls_fn)dlvsym(RTLD_DEFAULT, "_dl_allocate_tls", "GLIBC_PRIVATE");
@@ -322,43 +513,13 @@ bool tcb_init(const char **why)
 		*why = "the dynamic loader does not export its TLS allocator";
 		return false;
 	}
-	const uint32_t *size = dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
-	if (!size || size[0] != PT_SIZE || !db_field_is("_thread_db_pthread_tid", PT_TID) ||
-	    !db_field_is("_thread_db_pthread_list", PT_LIST) ||
-	    !db_field_is("_thread_db_pthread_specific", PT_SPECIFIC) ||
-	    !db_field_is("_thread_db_pthread_cancelhandling", PT_CANCELHANDLING) ||
-	    !db_field_is("_thread_db_pthread_start_routine", PT_START_ROUTINE)) {
-		*why = "glibc's struct pthread has an unexpected layout";
+	if (FIELD(tp, HDR_TCB, char *) != tp || FIELD(tp, HDR_SELF, char *) != tp) {
+		*why = "the main thread's control block header is not glibc's";
 		return false;
 	}
-	void *robust = NULL;
-	size_t robust_len = 0;
-	if (FIELD(tp, PT_HDR_TCB, char *) != tp || FIELD(tp, PT_HDR_SELF, char *) != tp ||
-	    FIELD(tp, PT_TID, pid_t) != (pid_t)raw_syscall(SYS_gettid) ||
-	    FIELD(tp, PT_STACKBLOCK_SIZE, size_t) != (size_t)__libc_stack_end ||
-	    raw_syscall(SYS_get_robust_list, 0, &robust, &robust_len) != 0 ||
-	    robust != tp + PT_ROBUST_HEAD ||
-	    FIELD(tp, PT_ROBUST_HEAD, char *) != tp + PT_ROBUST_HEAD) {
-		*why = "the main thread's control block does not match glibc 2.36's layout";
+	if (!find_layout(tp, why))
 		return false;
-	}
-	tcb.robust_futex_offset = FIELD(tp, PT_ROBUST_HEAD + 8, int64_t);
-	/* Where __pthread_register_cancel (pthread_cleanup_push) links a
-	 * buffer, and that unregistering puts back what was there. */
-	void *chain = FIELD(tp, PT_CLEANUP_JMP_BUF, void *);
-	__pthread_unwind_buf_t scratch;
-	__pthread_register_cancel(&scratch);
-	bool linked = FIELD(tp, PT_CLEANUP_JMP_BUF, void *) == &scratch;
-	__pthread_unregister_cancel(&scratch);
-	if (!linked || FIELD(tp, PT_CLEANUP_JMP_BUF, void *) != chain) {
-		*why = "glibc's cleanup chain is not where expected";
-		return false;
-	}
-	if (&__rseq_offset == NULL || __rseq_offset + RSEQ_AREA_SIZE > PT_SIZE) {
-		*why = "glibc's rseq area is not where expected";
-		return false;
-	}
-	tcb.rseq_off = (ptrdiff_t)__rseq_offset;
+	tcb.robust_futex_offset = FIELD(tp, pt.robust_head + 8, int64_t);
 	void **resp = dlsym(RTLD_DEFAULT, "__resp");
 	struct libc_block_search s = {.errno_addr = (uintptr_t)&errno};
 	if (!resp || !dl_iterate_phdr(find_libc_block, &s) || s.size > LIBC_TLS_MAX ||
@@ -386,25 +547,27 @@ bool tcb_init(const char **why)
 static void fill_header(char *t)
 {
 	const char *main = tcb.main_tp;
-	FIELD(t, PT_HDR_TCB, char *) = t;
-	FIELD(t, PT_HDR_SELF, char *) = t;
+	FIELD(t, HDR_TCB, char *) = t;
+	FIELD(t, HDR_SELF, char *) = t;
 	/* malloc, stdio and the syscall wrappers take their atomic or
 	 * locking paths only when this is set. */
-	FIELD(t, PT_HDR_MULTI, int) = 1;
-	FIELD(t, PT_HDR_SYSINFO, uintptr_t) = FIELD(main, PT_HDR_SYSINFO, uintptr_t);
-	FIELD(t, PT_HDR_STACK_GUARD, uintptr_t) = FIELD(main, PT_HDR_STACK_GUARD, uintptr_t);
-	FIELD(t, PT_HDR_PTR_GUARD, uintptr_t) = FIELD(main, PT_HDR_PTR_GUARD, uintptr_t);
-	FIELD(t, PT_HDR_FEATURE_1, uint32_t) = FIELD(main, PT_HDR_FEATURE_1, uint32_t);
+	FIELD(t, HDR_MULTI, int) = 1;
+	FIELD(t, HDR_SYSINFO, uintptr_t) = FIELD(main, HDR_SYSINFO, uintptr_t);
+	FIELD(t, HDR_STACK_GUARD, uintptr_t) = FIELD(main, HDR_STACK_GUARD, uintptr_t);
+	FIELD(t, HDR_PTR_GUARD, uintptr_t) = FIELD(main, HDR_PTR_GUARD, uintptr_t);
+	FIELD(t, HDR_FEATURE_1, uint32_t) = FIELD(main, HDR_FEATURE_1, uint32_t);
 	/* A list of its own: fork's stack reclaim unlinks the caller. */
-	FIELD(t, PT_LIST, char *) = t + PT_LIST;
-	FIELD(t, PT_LIST + 8, char *) = t + PT_LIST;
-	FIELD(t, PT_ROBUST_HEAD, char *) = t + PT_ROBUST_HEAD;
-	FIELD(t, PT_ROBUST_HEAD + 8, int64_t) = tcb.robust_futex_offset;
-	FIELD(t, PT_ROBUST_HEAD + 16, void *) = NULL;
-	FIELD(t, PT_SPECIFIC, char *) = t + PT_SPECIFIC_1ST;
-	FIELD(t, tcb.rseq_off + RSEQ_CPU_ID, int32_t) = RSEQ_NOT_REGISTERED;
+	FIELD(t, pt.list, char *) = t + pt.list;
+	FIELD(t, pt.list + 8, char *) = t + pt.list;
+	FIELD(t, pt.robust_prev, char *) = t + pt.robust_head;
+	FIELD(t, pt.robust_head, char *) = t + pt.robust_head;
+	FIELD(t, pt.robust_head + 8, int64_t) = tcb.robust_futex_offset;
+	FIELD(t, pt.robust_head + 16, void *) = NULL;
+	FIELD(t, pt.specific, char *) = t + pt.specific_1st;
+	if (pt.has_rseq)
+		FIELD(t, pt.rseq + RSEQ_CPU_ID, int32_t) = RSEQ_NOT_REGISTERED;
 	/* Each thread's own resolver state, as start_thread sets it. */
-	FIELD(t, tcb.resp_off, char *) = t + PT_RES;
+	FIELD(t, tcb.resp_off, char *) = t + pt.res;
 }
 
 void *tcb_create(void)
@@ -431,35 +594,33 @@ void tcb_reset(void *tp)
 		sched_fatal("out of memory re-initialising a thread's TLS");
 	memcpy(t + tcb.libc_tls_off, libc_block, tcb.libc_tls_size);
 	FIELD(t, tcb.errno_off, int) = 0;
-	memset(t + PT_RES, 0, PT_RES_SIZE);
-	memset(t + PT_SPECIFIC_1ST, 0, PT_SPECIFIC - PT_SPECIFIC_1ST);
-	memset(t + PT_SPECIFIC + 8, 0, 31 * sizeof(void *));
+	memset(t + pt.res, 0, sizeof(struct __res_state));
+	memset(t + pt.specific_1st, 0, SPECIFIC_1ST_BYTES);
+	memset(t + pt.specific + 8, 0, (SPECIFIC_WORDS - 1) * sizeof(void *));
 	fill_header(t);
 }
 
 void tcb_set_stack(void *tp, void *lo, size_t size, size_t guard)
 {
-	FIELD(tp, PT_STACKBLOCK, char *) = (char *)lo - guard;
-	FIELD(tp, PT_STACKBLOCK_SIZE, size_t) = size + guard;
-	FIELD(tp, PT_GUARDSIZE, size_t) = guard;
-	FIELD(tp, PT_REP_GUARDSIZE, size_t) = guard;
+	FIELD(tp, pt.stackblock, char *) = (char *)lo - guard;
+	FIELD(tp, pt.stackblock_size, size_t) = size + guard;
+	FIELD(tp, pt.guardsize, size_t) = guard;
+	FIELD(tp, pt.reported_guardsize, size_t) = guard;
 }
 
 void tcb_mark_multithreaded(void *tp)
 {
-	FIELD(tp, PT_HDR_MULTI, int) = 1;
+	FIELD(tp, HDR_MULTI, int) = 1;
 }
-
-#define PT_CLEANUP 760 /* the old-style cleanup list (_pthread_cleanup_push) */
 
 void **tcb_cleanup_list(void)
 {
-	return (void **)((char *)arch_thread_pointer() + PT_CLEANUP);
+	return (void **)((char *)arch_thread_pointer() + pt.cleanup);
 }
 
 void *tcb_cleanup_chain(void)
 {
-	return FIELD(arch_thread_pointer(), PT_CLEANUP_JMP_BUF, void *);
+	return FIELD(arch_thread_pointer(), pt.cleanup_jmp_buf, void *);
 }
 
 /* x86-64 glibc's jmp_buf: rbx, rbp, r12-r15, rsp, pc; rbp, rsp and pc
@@ -495,7 +656,7 @@ bool tcb_chain_end_lands(__pthread_unwind_buf_t *copy, void (*landing)(void))
 
 void tcb_set_tid(void *tp, pid_t tid)
 {
-	FIELD(tp, PT_TID, pid_t) = tid;
+	FIELD(tp, pt.tid, pid_t) = tid;
 }
 
 void tcb_thread_start(void)
@@ -513,12 +674,16 @@ void tcb_thread_exit(void)
 void tcb_adopt_main(void *tp)
 {
 	char *t = tp;
-	if (&__rseq_size != NULL && __rseq_size > 0) {
-		int32_t *area = (int32_t *)(t + tcb.rseq_off);
+	if (!pt.has_rseq)
+		return; /* glibc before 2.35 registers no rseq area */
+	if (__rseq_size > 0) {
+		/* Unregistering takes the length registered: __rseq_size, or
+		 * 32 where glibc registers more than it reports (2.40 on). */
+		int32_t *area = (int32_t *)(t + pt.rseq);
 		if (raw_syscall(SYS_rseq, area, __rseq_size, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) != 0)
 			raw_syscall(SYS_rseq, area, RSEQ_AREA_SIZE, RSEQ_FLAG_UNREGISTER, RSEQ_SIG);
 	}
-	FIELD(t, tcb.rseq_off + RSEQ_CPU_ID, int32_t) = RSEQ_NOT_REGISTERED;
+	FIELD(t, pt.rseq + RSEQ_CPU_ID, int32_t) = RSEQ_NOT_REGISTERED;
 }
 
 /* ---- set*id: glibc's SIGSETXID handler on the right TCB ----

@@ -117,6 +117,7 @@ void gmpt_bootstrap(void)
 	    .preempt = cfg.preempt,
 	    .preempt_signal = cfg.preempt_signal,
 	    .tls_per_g = cfg.tls_per_g,
+	    .tls_required = cfg.tls_required,
 	    .schedtrace_ms = cfg.schedtrace_ms,
 	    .scheddetail = cfg.scheddetail,
 	    .waitq_buckets = cfg.waitq_buckets,

@@ -228,6 +228,7 @@ void config_load(struct gmpt_config *cfg)
 #else
 	cfg->tls_per_g = true;
 #endif
+	cfg->tls_required = false;
 
 	for (char **e = environ; e && *e; e++) {
 		if (strncmp(*e, "GMPT_", 5) != 0)
@@ -313,10 +314,13 @@ void config_load(struct gmpt_config *cfg)
 				   : NETPOLL_EPOLL;
 
 	v = getenv("GMPT_TLS");
-	if (v)
+	if (v) {
 		cfg->tls_per_g = two_way("GMPT_TLS", v, "per-thread", "shared",
 					 "per-thread (each thread its own TLS, the default) or "
 					 "shared (threads use their kernel thread's)");
+		/* Asked for by name: not available is fatal, not a notice. */
+		cfg->tls_required = cfg->tls_per_g;
+	}
 
 	v = getenv("GMPT_DEBUG");
 	if (v)

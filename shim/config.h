@@ -21,6 +21,7 @@ struct gmpt_config {
 	int waitq_buckets;    /* GMPT_DEBUG=waitqbuckets=N (0: default) */
 	int deadlock;	      /* GMPT_DEADLOCK: enum sched_deadlock_mode (sched/sched.h) */
 	bool tls_per_g;	      /* GMPT_TLS: per-thread (default) or shared */
+	bool tls_required;    /* GMPT_TLS=per-thread given: no fallback to shared */
 	int dump_signal;      /* GMPT_DUMP_SIGNAL: 0 (off, the default) or a signal */
 	bool trace;	      /* GMPT_TRACE: set (and its file writable) */
 };

@@ -14,6 +14,7 @@
  * also process-shared follow the kernel's robust-futex protocol instead,
  * so a process that dies holding one is seen (mutex_robust_shared.c). */
 #include "shim/thread.h"
+#include "sched/header_gaps.h"
 #include "sched/sched.h"
 #include "syscalls/deadline.h"
 #include "syscalls/futex_shared.h"
@@ -59,9 +60,10 @@ static void set_owner(pthread_mutex_t *m, int self)
 }
 
 /* Robust mutexes (between gmpt's threads): the state of the protected
- * data in the mutex's __elision field (unused for them), the mutexes a
+ * data in the mutex's __elision field (unused for them; unnamed from glibc
+ * 2.43), the mutexes a
  * thread holds listed through __list.__next from its record. */
-#define RSTATE(m)	      ((m)->__data.__elision)
+#define RSTATE(m)	      MUTEX_SPARE_SHORT(&(m)->__data)
 #define ROBUST_CONSISTENT     0
 #define ROBUST_OWNER_DIED     1 /* the next locker gets EOWNERDEAD */
 #define ROBUST_INCONSISTENT   2 /* locked after EOWNERDEAD, not made consistent */

@@ -24,6 +24,7 @@
  * Each change is one store of a next pointer, so the kernel never walks a
  * broken list. */
 #include "shim/thread.h"
+#include "sched/header_gaps.h"
 #include "sched/sched.h"
 #include "syscalls/futex_shared.h"
 
@@ -35,7 +36,7 @@
 
 #include "arch/syscall.h"
 
-#define RSTATE(m) ((m)->__data.__elision)
+#define RSTATE(m) MUTEX_SPARE_SHORT(&(m)->__data)
 enum { CONSISTENT, OWNER_DIED, INCONSISTENT, NOTRECOVERABLE }; /* as in mutex.c */
 
 #define WORD(m)	 ((_Atomic uint32_t *)&(m)->__data.__lock)

@@ -5,6 +5,7 @@
  * store fields) and are read back with glibc's getters. */
 #include "shim/thread.h"
 #include "sched/real.h"
+#include "sched/header_gaps.h"
 #include "sched/sched.h"
 #include "sched/thread_dump.h"
 
@@ -13,6 +14,15 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+/* glibc's __sigsetjmp on a cleanup buffer's jump buffer, which is smaller
+ * than a jmp_buf (no saved signal mask: savemask is 0), declared so the
+ * compiler does not take it for a whole jmp_buf (what pthread.h does as
+ * __sigsetjmp_cancel since glibc 2.34; older headers do not have it). */
+extern int sigsetjmp_cancel_buf(void *env, int savemask) __asm__("__sigsetjmp")
+    __attribute__((returns_twice));
+
+typedef int (*getstackaddr_fn)(const pthread_attr_t *, void **);
 
 static void thread_entry(void *unused)
 {
@@ -25,7 +35,7 @@ static void thread_entry(void *unused)
 	 * glibc keeps the chain. */
 	__pthread_unwind_buf_t bottom;
 	if (sched_tls_per_g()) {
-		if (__sigsetjmp_cancel(bottom.__cancel_jmp_buf, 0))
+		if (sigsetjmp_cancel_buf(bottom.__cancel_jmp_buf, 0))
 			thread_finish(t, t->retval); /* pthread_exit stored it */
 		__pthread_register_cancel(&bottom);
 	}
@@ -102,12 +112,11 @@ static int read_attr(const pthread_attr_t *attr, struct stack_spec *spec, bool *
 	pthread_attr_getstacksize(attr, &size);
 	pthread_attr_getguardsize(attr, &guard);
 	/* pthread_attr_getstack computes addr - size even when no stack was
-	 * set; the deprecated getter tells "set" from "not set". */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	 * set; the deprecated getter tells "set" from "not set". Looked up at
+	 * run time: a link-time reference draws glibc's deprecation warning,
+	 * which newer meson makes fatal under werror. */
 	void *top = NULL;
-	pthread_attr_getstackaddr(attr, &top);
-#pragma GCC diagnostic pop
+	REAL(getstackaddr_fn, pthread_attr_getstackaddr)(attr, &top);
 	if (top) {
 		spec->user_stack = (char *)top - size;
 		spec->user_size = size;
@@ -126,7 +135,8 @@ static int read_attr(const pthread_attr_t *attr, struct stack_spec *spec, bool *
 static void read_attr_sigmask(const pthread_attr_t *attr, struct create_ctx *c)
 {
 	sigset_t set;
-	if (!attr || pthread_attr_getsigmask_np(attr, &set) == PTHREAD_ATTR_NO_SIGMASK_NP)
+	if (!attr || !pthread_attr_getsigmask_np ||
+	    pthread_attr_getsigmask_np(attr, &set) == PTHREAD_ATTR_NO_SIGMASK_NP)
 		return;
 	c->has_sigmask = true;
 	c->sigmask = sched_sigset_bits(&set);

@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <gnu/libc-version.h>
+#include <stdio.h>
 #include <string.h>
 
 /* glibc refuses its internal signals as it refuses invalid ones. */
@@ -20,14 +22,35 @@ static bool signal_number_ok(int sig)
 	return sig >= 0 && sig < _NSIG && sig != GLIBC_SIGCANCEL && sig != GLIBC_SIGSETXID;
 }
 
-/* 0: deliver to t's G; otherwise the result to return (ESRCH-free: a
- * thread that has exited but is not joined yet takes signals as glibc's
- * does, by dropping them). */
+/* What pthread_kill returns for a thread that has exited but is not
+ * joined yet: glibc 2.34 on drops the signal and returns 0 (its
+ * pthread_kill@@GLIBC_2.34), glibc before 2.34 returns ESRCH, and so does
+ * 2.34's pthread_kill@GLIBC_2.2.5, which programs linked against an older
+ * glibc call (pthread_kill_esrch below). */
+static int exited_kill_result(void)
+{
+	static _Atomic int result = -1; /* benign race: every thread computes the same */
+	int r = atomic_load_explicit(&result, memory_order_relaxed);
+	if (r < 0) {
+		int major = 0, minor = 0;
+		sscanf(gnu_get_libc_version(), "%d.%d", &major, &minor);
+		r = major == 2 && minor < 34 ? ESRCH : 0;
+		atomic_store_explicit(&result, r, memory_order_relaxed);
+	}
+	return r;
+}
+
+/* 0: deliver to t's G; -1: return 0 without delivering; otherwise the
+ * error to return. */
 static int target_state(struct thread *t, int sig)
 {
 	if (!signal_number_ok(sig))
 		return EINVAL;
-	if (atomic_load(&t->join) == JOIN_EXITED || sig == 0)
+	if (atomic_load(&t->join) == JOIN_EXITED) {
+		int r = exited_kill_result();
+		return r ? r : -1;
+	}
+	if (sig == 0)
 		return -1;
 	return 0;
 }
@@ -35,16 +58,34 @@ static int target_state(struct thread *t, int sig)
 typedef int (*kill_fn)(pthread_t, int);
 typedef int (*sigqueue_fn)(pthread_t, int, const union sigval);
 
-EXPORT int pthread_kill(pthread_t th, int sig)
+static int kill_thread(pthread_t th, int sig, bool esrch_if_exited)
 {
-	STEP_ASIDE_FORWARD(pthread_kill, th, sig);
 	struct thread *t = thread_from_handle(th);
 	if (!t || !t->g)
 		return REAL(kill_fn, pthread_kill)(thread_glibc_handle(t, th), sig);
 	int st = target_state(t, sig);
+	if (st == -1 && esrch_if_exited && atomic_load(&t->join) == JOIN_EXITED)
+		return ESRCH;
 	if (st)
 		return st < 0 ? 0 : st;
 	return sched_signal(t->g, sig, NULL);
+}
+
+/* Two versions, as glibc 2.34 on has them (shim/glibc_versions.map): the
+ * default, and the one programs linked against an older glibc bound to. */
+__asm__(".symver pthread_kill_current, pthread_kill@@GLIBC_2.34, remove");
+__asm__(".symver pthread_kill_esrch, pthread_kill@GLIBC_2.2.5, remove");
+
+EXPORT int pthread_kill_current(pthread_t th, int sig)
+{
+	STEP_ASIDE_FORWARD(pthread_kill, th, sig);
+	return kill_thread(th, sig, false);
+}
+
+EXPORT int pthread_kill_esrch(pthread_t th, int sig)
+{
+	STEP_ASIDE_FORWARD(pthread_kill, th, sig);
+	return kill_thread(th, sig, true);
 }
 
 EXPORT int pthread_sigqueue(pthread_t th, int sig, const union sigval value)

@@ -4,6 +4,7 @@
 #include "syscalls/fdtab.h"
 #include "syscalls/netpoll.h"
 #include "sched/sched.h"
+#include "sched/header_gaps.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -360,11 +360,13 @@ EXPORT int fileno_unlocked(FILE *f)
 typedef int (*fclose_fn)(FILE *);
 
 /* fclose closes the fd inside libc: the netpoller must let go of it too
- * (a poll or operation in flight would keep the file open). */
+ * (a poll or operation in flight would keep the file open). f is never
+ * NULL (glibc's fclose would crash on it; newer headers declare it
+ * nonnull). */
 EXPORT int fclose(FILE *f)
 {
 	STEP_ASIDE_FORWARD(fclose, f);
-	if (f && cookie_fd(f) < 0) {
+	if (cookie_fd(f) < 0) {
 		int fd = REAL(fileno_fn, fileno)(f);
 		if (fd >= 0)
 			fdtab_closing(fd);

@@ -13,6 +13,7 @@
 #include "syscalls/deadline.h"
 #include "syscalls/io_common.h"
 #include "syscalls/netpoll.h"
+#include "sched/header_gaps.h"
 
 #include <poll.h>
 #include <signal.h>

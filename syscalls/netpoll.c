@@ -50,13 +50,16 @@ static bool forget_registration(int fd, struct fdinfo *fi, void *ctx)
 
 /* First use: io_uring unless told otherwise, epoll if io_uring cannot be
  * set up (kernel.io_uring_disabled, a seccomp profile, an old kernel),
- * saying so once. A forced backend that fails is fatal: the user asked
- * for it by name. */
+ * saying so once, or if this build has no io_uring backend. A forced backend that fails is fatal:
+ * the user asked for it by name. */
 static bool netpoll_init(void)
 {
 	char why[160] = "";
 	const struct netpoll_backend *b = NULL;
-	if (choice != NETPOLL_EPOLL) {
+	if (choice == NETPOLL_URING && !netpoll_uring_backend.init)
+		sched_fatal("GMPT_NETPOLL=uring: this gmpt was built without io_uring support "
+			    "(liburing 2.2 or newer)");
+	if (choice != NETPOLL_EPOLL && netpoll_uring_backend.init) {
 		int r = netpoll_uring_backend.init(why, sizeof why);
 		if (r == 0)
 			b = &netpoll_uring_backend;

@@ -10,6 +10,7 @@
  * threads. Every other system call goes straight to the kernel. */
 #include "arch/syscall.h"
 #include "sched/sched.h"
+#include "sched/header_gaps.h"
 #include "sched/step_aside.h"
 #include "syscalls/syscall_hook.h"
 

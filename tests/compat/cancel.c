@@ -129,7 +129,7 @@ static void *in_busy_loop(void *arg)
 	(void)arg;
 	pthread_cleanup_push(count_cleanup, NULL);
 	mark_started();
-	for (volatile long i = 0;; i++)
+	for (volatile long i = 0;; i = i + 1)
 		pthread_testcancel();
 	pthread_cleanup_pop(0);
 	return NULL;

@@ -28,7 +28,7 @@ static void work(void)
 {
 	volatile long x = 0;
 	for (long i = 0; i < WORK; i++)
-		x += i;
+		x = x + i;
 }
 
 static int64_t cpu_of(clockid_t c)

@@ -99,7 +99,7 @@ static void *burn(void *arg)
 	(void)arg;
 	volatile long x = 0;
 	for (long i = 0; i < 20000000; i++)
-		x += i;
+		x = x + i;
 	pthread_mutex_lock(&lock);
 	started++;
 	pthread_cond_broadcast(&cond);

@@ -89,7 +89,7 @@ static void *sigwaiter(void *arg)
 }
 
 /* 1 if this thread blocks SIGUSR1 and not SIGUSR2. */
-static void *report_mask(void *arg)
+static __attribute__((unused)) void *report_mask(void *arg)
 {
 	(void)arg;
 	sigset_t now;
@@ -231,7 +231,11 @@ int main(void)
 	CHECK_OK(pthread_create(&quick, NULL, block_usr1_and_end, NULL));
 	CHECK_OK(pthread_sigmask(SIG_SETMASK, &old_mask, NULL));
 	usleep(20000);
-	CHECK_EQ(pthread_kill(quick, SIGUSR1), 0);
+	/* 0 from glibc 2.34 on, ESRCH before: printed, so the preloaded run
+	 * must match the native one on each glibc. */
+	int rc = pthread_kill(quick, SIGUSR1);
+	CHECK(rc == 0 || rc == ESRCH);
+	printf("pthread_kill to an exited thread: %s\n", rc == 0 ? "0" : "ESRCH");
 	CHECK_OK(pthread_join(quick, NULL));
 	CHECK_EQ(atomic_load(&handled), 3);
 
@@ -273,6 +277,7 @@ int main(void)
 	CHECK_EQ((intptr_t)ret, 77);
 	printf("block then sigwait: pthread_kill and pthread_sigqueue to the waiting thread\n");
 
+#ifdef HAVE_PTHREAD_ATTR_SETSIGMASK_NP /* glibc 2.32 */
 	/* pthread_attr_setsigmask_np: the new thread starts with that mask
 	 * (SIGUSR2 unblocked, SIGUSR1 blocked), not its creator's. */
 	pthread_attr_t attr;
@@ -286,6 +291,7 @@ int main(void)
 	CHECK_EQ((intptr_t)ret, 1);
 	CHECK_OK(pthread_attr_destroy(&attr));
 	printf("pthread_attr_setsigmask_np: the new thread started with the attribute's mask\n");
+#endif
 	CHECK_OK(pthread_sigmask(SIG_UNBLOCK, &set, NULL));
 	signal_parked();
 	return 0;

@@ -10,7 +10,7 @@
 struct go_note {
 	uint32_t namesz, descsz, type;
 	char name[4];
-	char desc[8];
+	char desc[8] __attribute__((nonstring)); /* a Go build id: no NUL */
 };
 
 __attribute__((section(".note.go.buildid"), used,

@@ -33,9 +33,11 @@ static __attribute__((noinline, unused)) int nu_errno(void)
 static inline const char *nu_errname(int err)
 {
 	static __thread char num[16];
+#ifdef HAVE_STRERRORNAME_NP /* glibc 2.32 */
 	const char *name = strerrorname_np(err);
 	if (name)
 		return name;
+#endif
 	snprintf(num, sizeof num, "%d", err);
 	return num;
 }
