@@ -640,7 +640,7 @@ bool tcb_chain_end_lands(__pthread_unwind_buf_t *copy, void (*landing)(void))
 	char *tp = arch_thread_pointer();
 	/* The link to the outermost buffer: the thread's own field, or the
 	 * prev word (priv.data.prev, __pad[0]) of the buffer inside it. */
-	void **link = &FIELD(tp, PT_CLEANUP_JMP_BUF, void *);
+	void **link = &FIELD(tp, pt.cleanup_jmp_buf, void *);
 	while (*link && ((__pthread_unwind_buf_t *)*link)->__pad[0])
 		link = &((__pthread_unwind_buf_t *)*link)->__pad[0];
 	__pthread_unwind_buf_t *outermost = *link;
