@@ -11,6 +11,7 @@
 #include "sched/step_aside.h"
 
 #include <signal.h>
+#include <stddef.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
