@@ -1,12 +1,9 @@
 /* shim/thread_self.c - finding the calling thread's record. */
 #include "shim/thread.h"
+#include "arch/arch.h"
 #include "sched/sched.h"
 
-#include "sched/real.h"
-
 #include <stddef.h>
-
-typedef pthread_t (*self_fn)(void);
 
 static _Atomic uint32_t next_id = 1;
 
@@ -29,7 +26,13 @@ struct thread *thread_foreign_record(void)
 	/* Only this kernel thread touches its own record. */
 	struct thread *t = &foreign_self;
 	if (t->magic != THREAD_MAGIC) {
-		t->glibc_self = REAL(self_fn, pthread_self)();
+		/* glibc's pthread_self is its TCB, which x86-64 keeps at the
+		 * thread pointer (every glibc gmpt supports). Read here rather
+		 * than through glibc's function: resolving that may allocate
+		 * (glibc 2.31's libdl keeps dlsym's error state in calloc'd
+		 * memory), and a program's malloc may take a pthread mutex,
+		 * which comes back here for the same record. */
+		t->glibc_self = (pthread_t)arch_thread_pointer();
 		t->magic = THREAD_MAGIC;
 		t->id = thread_new_id();
 		t->keys[0] = t->keys0;

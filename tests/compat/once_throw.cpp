@@ -69,6 +69,13 @@ static void call_once_waiter_runs_it()
 int main()
 {
 	pthread_once_retries();
+	// The libstdc++ of GCC 10 (Debian bullseye's) can leave the waiter
+	// waiting for ever natively when the routine throws; bookworm's GCC 12
+	// and later do not.
+#if !defined(_GLIBCXX_RELEASE) || _GLIBCXX_RELEASE >= 12
 	call_once_waiter_runs_it();
+#else
+	std::printf("call_once: not checked with this libstdc++ (before GCC 12)\n");
+#endif
 	return 0;
 }
