@@ -4,7 +4,9 @@ glibc's own nptl tests against the installed glibc, natively and with
 libgmpt.so preloaded.
 
   nptl-tests-helper.py plan SRC BUILD        write BUILD/plan.json, BUILD/build.mk
-  nptl-tests-helper.py run BUILD GMPT_LIB    run the built tests, print the table
+  nptl-tests-helper.py run BUILD GMPT_LIB [REGEX]
+                                             run the built tests, print the table
+  nptl-tests-helper.py table BUILD           print the last results again
 
 The test list and each test's flags come from glibc's own makefiles
 (nptl/Makefile and sysdeps/pthread/Makefile), evaluated by GNU make with a
@@ -293,8 +295,8 @@ def write_makefile(p):
     # "" includes are searched like glibc's -I list: the test's directory,
     # then nptl/, sysdeps/pthread/ and the sysdeps directories (the
     # thread-affinity tests include a skeleton from sysdeps/unix/sysv/linux).
-    iq = " ".join("-iquote " + os.path.join(src, d)
-                  for d in list(OWN_DIRS) + SEARCH if d not in OWN_DIRS)
+    iq = " ".join("-iquote " + os.path.join(src, d) for d in
+                  list(OWN_DIRS) + [d for d in SEARCH if d not in OWN_DIRS])
     for t in p["tests"]:
         exe = "$(B)/bin/%s" % t["name"]
         links = " ".join("$(B)/" + x for x in t["link"])
@@ -388,9 +390,24 @@ def command(t, build, exe):
 def run(build, gmpt, only):
     with open(os.path.join(build, "plan.json")) as f:
         p = json.load(f)
-    native_scale = float(os.environ.get("NPTL_NATIVE_SCALE", "1"))
+    # The test driver's TIMEOUTFACTOR for native runs: on a shared, loaded
+    # machine some tests (tst-pthread-timedlock-lockloop) need more than
+    # their nominal 20 s natively.
+    native_scale = int(os.environ.get("NPTL_NATIVE_SCALE", "3"))
+    # glibc runs its tests from the subdirectory's source directory:
+    # tst-cancel4 opens "Makefile" there, and tst-pthread-gdb-attach loads
+    # the build's nptl_db/libthread_db.so.  A run directory of links stands
+    # in for both, so the source tree is never written.
     rundir = os.path.join(build, "run")
     os.makedirs(rundir, exist_ok=True)
+    os.makedirs(os.path.join(build, "nptl_db"), exist_ok=True)
+    for link, target in (
+            (os.path.join(rundir, "Makefile"),
+             os.path.join(p["src"], "nptl", "Makefile")),
+            (os.path.join(build, "nptl_db", "libthread_db.so"),
+             "/lib/x86_64-linux-gnu/libthread_db.so.1")):
+        if not os.path.lexists(link):
+            os.symlink(target, link)
     logdir = os.path.join(build, "log")
     rows = []
     for t in p["tests"]:
@@ -409,9 +426,10 @@ def run(build, gmpt, only):
         base.pop("LD_PRELOAD", None)
         base.pop("TIMEOUTFACTOR", None)
         base.update({"LC_ALL": "C", "LD_LIBRARY_PATH": build})
-        nenv = dict(base, **tenv)
-        # Natively the test driver's own alarm (TIMEOUT, default 20 s) is
-        # the limit; the outer one only catches a driver that hangs.
+        nenv = dict(base, TIMEOUTFACTOR=str(native_scale), **tenv)
+        # Natively the test driver's own alarm (TIMEOUT, default 20 s, times
+        # TIMEOUTFACTOR) is the limit; the outer one only catches a driver
+        # that hangs.
         nlim = t["timeout"] * native_scale + 10
         res_n, dt = run_one(cmd, nenv, nlim, os.path.join(logdir, name + ".native.out"), rundir)
         # Preloaded: 5 times the native run plus 10 s; the driver's alarm is
@@ -419,7 +437,8 @@ def run(build, gmpt, only):
         glim = max(dt, 0.1) * 5 + 10
         res = {}
         for col, extra in (("gmpt", {}), ("procs1", {"GMPT_PROCS": "1"})):
-            env = dict(nenv, TIMEOUTFACTOR="100", **extra)
+            env = dict(nenv, **extra)
+            env["TIMEOUTFACTOR"] = "100"
             pre = tenv.get("LD_PRELOAD")
             env["LD_PRELOAD"] = gmpt + (" " + pre if pre else "")
             res[col], _ = run_one(cmd, env, glim,
@@ -428,7 +447,14 @@ def run(build, gmpt, only):
                "native_s": round(dt, 2), **res}
         rows.append(row)
         print_row(row, flush=True)
-    with open(os.path.join(build, "results.json"), "w") as f:
+    # A run of some tests (--only) updates their rows of the last full run.
+    path = os.path.join(build, "results.json")
+    if only and os.path.exists(path):
+        with open(path) as f:
+            old = {r["name"]: r for r in json.load(f)}
+        old.update({r["name"]: r for r in rows})
+        rows = [old[t["name"]] for t in p["tests"] if t["name"] in old]
+    with open(path, "w") as f:
         json.dump(rows, f, indent=1)
     summary(rows, p)
 
@@ -463,6 +489,15 @@ def main():
     elif len(sys.argv) >= 4 and sys.argv[1] == "run":
         run(os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3]),
             sys.argv[4] if len(sys.argv) > 4 else "")
+    elif len(sys.argv) >= 3 and sys.argv[1] == "table":
+        build = os.path.abspath(sys.argv[2])
+        with open(os.path.join(build, "plan.json")) as f:
+            p = json.load(f)
+        with open(os.path.join(build, "results.json")) as f:
+            rows = json.load(f)
+        for r in rows:
+            print_row(r)
+        summary(rows, p)
     else:
         sys.exit(__doc__)
 
