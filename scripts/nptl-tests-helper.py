@@ -44,11 +44,13 @@ SEARCH = [
 OWN_DIRS = ("nptl", "sysdeps/pthread")
 
 # The stub that stands for glibc's configured Makeconfig: the answers a
-# shared, C++-capable x86_64 build gives.  @OBJ@ marks the build directory
+# shared, C++-capable x86_64 build gives, whose tests run as ordinary
+# programs, not through an explicit ld.so (build-hardcoded-path-in-tests:
+# tst-pthread-gdb-attach then lets gdb find the program's symbols itself).  @OBJ@ marks the build directory
 # and @PROG@ the test program's own command line, both put in at run time.
 STUB_MAKECONFIG = """\
 build-shared := yes
-build-hardcoded-path-in-tests := no
+build-hardcoded-path-in-tests := yes
 have-z-execstack := yes
 have-cxx-thread_local := yes
 CXX := g++
@@ -396,7 +398,7 @@ def run(build, gmpt, only):
     native_scale = int(os.environ.get("NPTL_NATIVE_SCALE", "3"))
     # glibc runs its tests from the subdirectory's source directory:
     # tst-cancel4 opens "Makefile" there, and tst-pthread-gdb-attach loads
-    # the build's nptl_db/libthread_db.so.  A run directory of links stands
+    # the build's nptl_db/libthread_db.so.1.  A run directory of links stands
     # in for both, so the source tree is never written.
     rundir = os.path.join(build, "run")
     os.makedirs(rundir, exist_ok=True)
@@ -404,7 +406,7 @@ def run(build, gmpt, only):
     for link, target in (
             (os.path.join(rundir, "Makefile"),
              os.path.join(p["src"], "nptl", "Makefile")),
-            (os.path.join(build, "nptl_db", "libthread_db.so"),
+            (os.path.join(build, "nptl_db", "libthread_db.so.1"),
              "/lib/x86_64-linux-gnu/libthread_db.so.1")):
         if not os.path.lexists(link):
             os.symlink(target, link)
