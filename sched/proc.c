@@ -1721,6 +1721,7 @@ static void sched_after_fork_child(void)
 	fork_child_new_g0(m, g);
 	m->sigmask_now = sig_thread_mask();
 	sysmon_start();
+	sigroute_after_fork(g);
 }
 
 /* ---- bootstrap (Go: schedinit + the main goroutine) ---- */
@@ -1825,6 +1826,8 @@ void sched_init(const struct sched_config *cfg)
 	kblock_init();
 	sched_vfork_init();
 	sysmon_start();
+	sig_main_g = g;
+	sigroute_init();
 	pthread_atfork(NULL, NULL, sched_after_fork_child);
 	if (sched.tls_per_g)
 		tcb_wrap_setxid(listed_tcb_of_this_thread);

@@ -193,6 +193,11 @@ void sched_g_set_sigmask(struct g *g, uint64_t mask);
 int sched_sigwait_begin(uint64_t set, void *info);
 void sched_sigwait_end(void);
 void sched_sigmask_set(uint64_t mask);
+/* sigaction for the signals that are the program's alone: a handler is
+ * installed wrapped, so that a signal sent to the process reaches the
+ * thread Linux would choose (sigroute.c); old reads back the program's. */
+struct sigaction;
+int sched_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
 /* Whether each G has its own TLS (false: shared TLS, by request or
  * because this glibc is not one gmpt can do it for). */
@@ -344,6 +349,17 @@ void sched_cancel_point_or_disarm(void);
  * hands it off. Up to six arguments. */
 #define sys_cancelable(...)	     SCHED_SYSCALL_CP_ARGS(false, __VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)
 #define sys_cancelable_blocking(...) SCHED_SYSCALL_CP_ARGS(true, __VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)
+/* Handlers delivered to the calling thread since its blocking call began
+ * (sched_sig_handled_clear at the start of the call): a wait that a signal
+ * cut short (EINTR from the wait) fails with EINTR if a handler without
+ * SA_RESTART ran, or if one with SA_RESTART ran and the call is one that
+ * signal(7) says is never restarted; with none (a cancellation, an
+ * ignored signal, a handler that ran before the call) it waits again. */
+#define SCHED_SIG_RAN	    1
+#define SCHED_SIG_NORESTART 2
+void sched_sig_handled_clear(void);
+/* The bits since the last clear, and clears them. */
+unsigned sched_sig_handled_take(void);
 /* The signal sched_interrupt pokes a kernel thread with, or 0 if none. */
 int sched_poke_signal(void);
 void sched_interrupt(struct g *g);

@@ -307,31 +307,33 @@ void waitq_timeout(struct g *g, uint64_t seq)
 	ready(g);
 }
 
+/* sched_interrupt of a G that is not queued in a wait queue. */
+static void interrupt_unqueued(struct g *g)
+{
+	/* Not parked in a wait queue: its next one sees intr. One
+	 * blocked in the kernel (pause, sigsuspend) is poked: the
+	 * signal's handler makes the call fail with EINTR. So is one
+	 * the shim armed for cancellation: the handler stops it in a
+	 * system call at a cancellation point (arch_syscall_cp), or
+	 * where it runs if the cancellation is asynchronous. A racy
+	 * read of g->m: at worst another G's M takes a harmless poke. */
+	struct m *m = g->m;
+	if (m && atomic_load(&g->status) == G_RUNNING &&
+	    (!m->p || (atomic_load(&g->cancel_armed) & SCHED_CANCEL_ARM_MASK)))
+		preempt_poke(m);
+	/* Parked in an interruptible sleep (or about to be: then it
+	 * sees intr itself, sleep_unlock). */
+	timer_interrupt_sleep(g);
+}
+
 void sched_interrupt(struct g *g)
 {
 	/* Seq_cst, before the bucket lock: a G about to queue sees it under
 	 * that lock (waitq_wait), one already queued is found below. */
 	atomic_store(&g->intr, true);
 	int32_t bi = atomic_load(&g->wait_bucket);
-	/* wait_bucket stays set after a queue wait ends: a G whose wait_node
-	 * is NULL is not in a queue, whatever it says. */
-	if (bi >= 0 && !atomic_load(&g->wait_node))
-		bi = -1;
 	if (bi < 0) {
-		/* Not parked in a wait queue: its next one sees intr. One
-		 * blocked in the kernel (pause, sigsuspend) is poked: the
-		 * signal's handler makes the call fail with EINTR. So is one
-		 * the shim armed for cancellation: the handler stops it in a
-		 * system call at a cancellation point (arch_syscall_cp), or
-		 * where it runs if the cancellation is asynchronous. A racy
-		 * read of g->m: at worst another G's M takes a harmless poke. */
-		struct m *m = g->m;
-		if (m && atomic_load(&g->status) == G_RUNNING &&
-		    (!m->p || (atomic_load(&g->cancel_armed) & SCHED_CANCEL_ARM_MASK)))
-			preempt_poke(m);
-		/* Parked in an interruptible sleep (or about to be: then it
-		 * sees intr itself, sleep_unlock). */
-		timer_interrupt_sleep(g);
+		interrupt_unqueued(g);
 		return;
 	}
 	struct bucket *b = &buckets[bi];
@@ -345,6 +347,10 @@ void sched_interrupt(struct g *g)
 	if (w == NULL || atomic_load(&g->wait_bucket) != bi ||
 	    (!w->cancelable && !(w->async_stops && async_cancelled(g)))) {
 		rtlock_unlock(&b->lock);
+		/* wait_bucket is left as it was after a wait: a G not
+		 * queued any more may be blocked in the kernel now. */
+		if (w == NULL)
+			interrupt_unqueued(g);
 		return;
 	}
 	dequeue(b, w);
