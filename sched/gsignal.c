@@ -215,7 +215,8 @@ static int signal_g(struct g *g, int sig, const union sigval *value, const sigin
 	 * such a call return early natively (EINTR, or a spurious wakeup for
 	 * a condition); the G delivers the signal when it runs. From now on
 	 * sleeps are interruptible too (sched_sleep_until). */
-	if (!(g->sigmask & SIGBIT(sig)) && disp != DISP_IGNORE) {
+	if (!(__atomic_load_n(&g->sigmask, __ATOMIC_SEQ_CST) & SIGBIT(sig)) &&
+	    disp != DISP_IGNORE) {
 		atomic_store(&sched_interrupts_used, 1);
 		sched_interrupt(g);
 	}
@@ -226,7 +227,9 @@ static int signal_g(struct g *g, int sig, const union sigval *value, const sigin
 	 * harmless poke. */
 	struct m *m =
 	    atomic_load_explicit(&g->status, memory_order_acquire) == G_RUNNING ? g->m : NULL;
-	if (m && m->p)
+	/* In sigsuspend the G hands its P off around the kernel wait: one
+	 * look at m->p in sched_interrupt and one here could both miss it. */
+	if (m && (m->p || atomic_load(&g->sig_suspending)))
 		preempt_poke(m);
 	return 0;
 }
@@ -316,4 +319,63 @@ void sched_sigwait_end(void)
 	/* A sender that saw the set just before it was cleared may still set
 	 * the wake bit: sched_syscall_cancelable drops it outside sigwait. */
 	atomic_fetch_and(&g->cancel_armed, (uint8_t)~SCHED_SIGWAIT_WAKE);
+}
+
+/* Sets this kernel thread's mask for a G with mask. Signals it lets
+ * through that are pending here run as the call returns. */
+static void kernel_mask_set(struct m *m, uint64_t mask)
+{
+	uint64_t k = kernel_mask(mask);
+	raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &k, NULL, sizeof k);
+	m->sigmask_now = k;
+}
+
+uint64_t sched_sigsuspend_begin(uint64_t mask, bool *ready)
+{
+	*ready = false;
+	struct g *g = sched_current();
+	if (!g)
+		return ~0ULL;
+	uint64_t old = g->sigmask;
+	atomic_store(&g->sig_suspending, true);
+	/* Seq_cst, then the pending sets: a sender either sees the new mask
+	 * (and pokes, signal_g) or set its bit before the loads below. */
+	__atomic_store_n(&g->sigmask, mask, __ATOMIC_SEQ_CST);
+	if (g == sig_main_g)
+		sigroute_mask_changed();
+	*ready = ((atomic_load(&g->sig_pending) | sigroute_process_pending()) & ~mask) != 0;
+	return old;
+}
+
+void sched_suspend_settle(uint64_t mask)
+{
+	/* The poke handler re-sent the G's signals to this kernel thread
+	 * with everything blocked; rt_sigsuspend has put the mask from
+	 * before the call back since. Let them run now under the wait's
+	 * mask, still on the kernel thread they were sent to. */
+	uint64_t k = kernel_mask(mask), now;
+	raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &k, &now, sizeof k);
+	raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &now, NULL, sizeof now);
+}
+
+void sched_sigsuspend_end(uint64_t mask, uint64_t old)
+{
+	struct m *m = m_self();
+	struct g *g = m ? m->curg : NULL;
+	if (!g)
+		return;
+	/* Under the wait's mask: what was sent to the G meanwhile (its poke
+	 * may have been lost to a race or be still on the way), and what
+	 * waits in the process for a thread that lets it through. */
+	kernel_mask_set(m, mask);
+	siginfo_t si;
+	int sig;
+	while ((sig = sigroute_take_process(~mask, &si)))
+		sig_send_info(g, sig, &si);
+	sig_deliver(g);
+	__atomic_store_n(&g->sigmask, old, __ATOMIC_SEQ_CST);
+	atomic_store(&g->sig_suspending, false);
+	kernel_mask_set(m, old);
+	if (g == sig_main_g)
+		sigroute_mask_changed();
 }

@@ -122,6 +122,11 @@ struct g {
 	/* Signals sig_deliver is re-sending to the G's own kernel thread
 	 * right now: sigroute.c's handler runs them here, never re-routes. */
 	_Atomic uint64_t sig_delivering;
+	/* The G waits in sigsuspend or pause (sched_sigsuspend_begin): its
+	 * sigmask is the call's temporary mask meanwhile, and a signal sent
+	 * to it always pokes its kernel thread (the poke is blocked until
+	 * the kernel wait unblocks it, so it cannot come too early). */
+	_Atomic bool sig_suspending;
 
 	/* Cancellation (waitq.c, sched_interrupt): the G waits at a
 	 * cancellation point; intr: a cancellation cut, or will cut, that

@@ -193,6 +193,19 @@ void sched_g_set_sigmask(struct g *g, uint64_t mask);
 int sched_sigwait_begin(uint64_t set, void *info);
 void sched_sigwait_end(void);
 void sched_sigmask_set(uint64_t mask);
+/* sigsuspend and pause on a G. begin makes mask the G's signal mask for
+ * the wait, as the kernel does for the thread (so a process-directed
+ * signal is routed to it, and pthread_kill interrupts it, by that mask),
+ * and returns the mask to put back, or ~0 outside a G. *ready is set if a
+ * signal that mask lets through is pending already: then do not wait.
+ * After the kernel wait (or instead of it), end delivers the signals the
+ * G got meanwhile with mask in force, and puts the old mask back in the G
+ * and in its kernel thread. sched_suspend_settle, inside the kernel
+ * thread's wait (the P handed off), runs there the signals the poke
+ * handler re-sent to that kernel thread. */
+uint64_t sched_sigsuspend_begin(uint64_t mask, bool *ready);
+void sched_sigsuspend_end(uint64_t mask, uint64_t old);
+void sched_suspend_settle(uint64_t mask);
 /* sigaction for the signals that are the program's alone: a handler is
  * installed wrapped, so that a signal sent to the process reaches the
  * thread Linux would choose (sigroute.c); old reads back the program's. */

@@ -151,6 +151,14 @@ static void route_handler(int sig, siginfo_t *si, void *uc)
 		here = route_target(sig) == g || (!sched.preempt_on && !(g->sigmask & SIGBIT(sig)));
 	}
 	if (here) {
+		/* For the call the G waits in, as sig_deliver records it (a
+		 * signal that came straight from the kernel, e.g. one that
+		 * ends a sigsuspend, was not recorded there). */
+		if (g)
+			atomic_fetch_or(
+			    &g->sig_handled,
+			    SCHED_SIG_RAN |
+				(user_act[sig].sa_flags & SA_RESTART ? 0 : SCHED_SIG_NORESTART));
 		errno = saved_errno;
 		call_user(sig, si, uc);
 		return;

@@ -206,7 +206,7 @@ static void *caller(void *arg)
 	atomic_store(&in_call, 1);
 	errno = 0;
 	long r = current->fn();
-	int e = errno;
+	int e = errno_now();
 	printf("%s: %s", current->name, r < 0 ? (e == EINTR ? "EINTR" : strerror(e)) : "done");
 	return NULL;
 }

@@ -71,7 +71,7 @@ static void *usr1_reader(void *arg)
 	char c;
 	errno = 0;
 	ssize_t r = read(usr1_pipe[0], &c, 1);
-	printf("reader: read %s\n", r < 0 && errno == EINTR ? "EINTR" : "data");
+	printf("reader: read %s\n", r < 0 && errno_now() == EINTR ? "EINTR" : "data");
 	return NULL;
 }
 
@@ -127,7 +127,7 @@ int main(void)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	alarm(1);
 	int r = sem_timedwait(&sem, &dl);
-	printf("sem_timedwait: %s, early %d\n", r < 0 && errno == EINTR ? "EINTR" : "other",
+	printf("sem_timedwait: %s, early %d\n", r < 0 && errno_now() == EINTR ? "EINTR" : "other",
 	       elapsed(&t0) < 2.5);
 
 	/* After system(), main waits in pause() for the alarm. */
@@ -168,7 +168,7 @@ int main(void)
 	struct pollfd p = {idle_pipe[0], POLLIN, 0};
 	errno = 0;
 	r = poll(&p, 1, 5000);
-	printf("poll: %s\n", r < 0 && errno == EINTR ? "EINTR" : "other");
+	printf("poll: %s\n", r < 0 && errno_now() == EINTR ? "EINTR" : "other");
 	CHECK(waitpid(child, NULL, 0) == child);
 
 	CHECK(write(idle_pipe[1], "x", 1) == 1);
