@@ -218,7 +218,7 @@ static int signal_g(struct g *g, int sig, const union sigval *value, const sigin
 	if (!(__atomic_load_n(&g->sigmask, __ATOMIC_SEQ_CST) & SIGBIT(sig)) &&
 	    disp != DISP_IGNORE) {
 		atomic_store(&sched_interrupts_used, 1);
-		sched_interrupt(g);
+		sched_interrupt_signal(g);
 	}
 	/* Running user code on another M: poke it (one in a kernel wait,
 	 * holding no P, was poked by sched_interrupt). If g switches out

@@ -376,6 +376,10 @@ unsigned sched_sig_handled_take(void);
 /* The signal sched_interrupt pokes a kernel thread with, or 0 if none. */
 int sched_poke_signal(void);
 void sched_interrupt(struct g *g);
+/* sched_interrupt for a signal made pending in g that g lets through: it
+ * also takes g out of a wait that no signal ends, to run the handler at
+ * once; that wait then goes on. */
+void sched_interrupt_signal(struct g *g);
 
 /* Parks the current G while *addr == val. deadline: CLOCK_MONOTONIC ns, 0
  * for none. Returns 0 when woken (or spuriously), EAGAIN if *addr != val on
