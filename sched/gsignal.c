@@ -379,3 +379,16 @@ void sched_sigsuspend_end(uint64_t mask, uint64_t old)
 	if (g == sig_main_g)
 		sigroute_mask_changed();
 }
+
+uint64_t sched_sigpending(void)
+{
+	struct g *g = sched_current();
+	/* The kernel's answer covers the process and this kernel thread.
+	 * Signals sent to this thread wait in the G while it blocks them
+	 * (signal_g), never in its kernel thread, which other Gs share;
+	 * process-directed ones every thread blocks wait in sigroute.c. */
+	uint64_t k = 0;
+	raw_syscall(SYS_rt_sigpending, &k, sizeof k);
+	uint64_t mine = atomic_load(&g->sig_pending) | sigroute_process_pending();
+	return (mine | k) & g->sigmask;
+}

@@ -193,6 +193,9 @@ void sched_g_set_sigmask(struct g *g, uint64_t mask);
 int sched_sigwait_begin(uint64_t set, void *info);
 void sched_sigwait_end(void);
 void sched_sigmask_set(uint64_t mask);
+/* sigpending on a G: what waits for the G (sent to it, or to the
+ * process) among the signals it blocks. */
+uint64_t sched_sigpending(void);
 /* sigsuspend and pause on a G. begin makes mask the G's signal mask for
  * the wait, as the kernel does for the thread (so a process-directed
  * signal is routed to it, and pthread_kill interrupts it, by that mask),
