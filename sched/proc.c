@@ -1551,6 +1551,13 @@ static struct g *spawn_pinned(struct m *m, void (*entry)(void *), void *arg,
 	g->entry_arg = arg;
 	/* A new thread starts with its creator's signal mask. */
 	g->sigmask = m && m->curg ? m->curg->sigmask : sig_thread_mask();
+	/* A pooled G's signals were its last thread's: a signal pending for
+	 * a thread that exits goes with it, as in the kernel. */
+	atomic_store(&g->sig_pending, 0);
+	atomic_store(&g->sig_delivering, 0);
+	atomic_store(&g->sig_handled, 0);
+	atomic_store(&g->sig_suspending, false);
+	atomic_store(&g->sigwait_set, 0);
 	g->saved_errno = 0;
 	g->wait_reason = NULL;
 	cpuclock_reset(g, NULL);

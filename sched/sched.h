@@ -214,6 +214,10 @@ void sched_suspend_settle(uint64_t mask);
  * thread Linux would choose (sigroute.c); old reads back the program's. */
 struct sigaction;
 int sched_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* kill(getpid(), sig) from a G: a signal the program handles is routed to
+ * the thread Linux would pick before this returns (true); false: send it
+ * through the kernel (no handler, or gmpt's own signal). */
+bool sched_kill_self(int sig);
 
 /* Whether each G has its own TLS (false: shared TLS, by request or
  * because this glibc is not one gmpt can do it for). */

@@ -215,6 +215,25 @@ static void route(int sig, const siginfo_t *si)
 	rtlock_unlock(&proc_lock);
 }
 
+bool sched_kill_self(int sig)
+{
+	if (sig < 1 || sig > NSIGS || gmpt_signal(sig) || !(atomic_load(&caught) & SIGBIT(sig)))
+		return false;
+	/* Routed here and now, as the kernel makes a signal pending in the
+	 * thread it picks before kill returns: by the time another thread
+	 * sees what the sender did next (released a lock), the signal is
+	 * pending in the target, which runs the handler before it goes on.
+	 * Through the kernel and the router it could come later. */
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	si.si_signo = sig;
+	si.si_code = SI_USER;
+	si.si_pid = getpid();
+	si.si_uid = getuid();
+	route(sig, &si);
+	return true;
+}
+
 static void router_main(void *arg)
 {
 	(void)arg;

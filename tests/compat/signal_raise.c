@@ -4,7 +4,10 @@
  * runs its handler when it unblocks SIGUSR1. The raising thread does,
  * once it unblocks it. A signal sent to the process that every thread
  * blocks shows in each thread's sigpending. raise of an unblocked signal
- * returns after its handler ran. */
+ * returns after its handler ran. A thread's kill(getpid()) makes the
+ * signal pending in the main thread before kill returns: main, woken from
+ * sem_wait by that thread's later sem_post, has run the handler by then
+ * (checked 200 times). */
 #define _GNU_SOURCE
 #include "testutil.h"
 
@@ -78,6 +81,45 @@ static void *other(void *arg)
 	return NULL;
 }
 
+static atomic_int usr2_handled;
+static sem_t posted;
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&usr2_handled, 1);
+}
+
+static void *kill_then_post(void *arg)
+{
+	(void)arg;
+	CHECK(kill(getpid(), SIGUSR2) == 0);
+	CHECK(sem_post(&posted) == 0);
+	return NULL;
+}
+
+/* Rounds in which main came back from sem_wait before its handler ran. */
+static int kill_before_post(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr2;
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGUSR2, &sa, NULL) == 0);
+	CHECK(sem_init(&posted, 0, 0) == 0);
+	int late = 0;
+	for (int i = 0; i < 200; i++) {
+		atomic_store(&usr2_handled, 0);
+		pthread_t t;
+		CHECK_OK(pthread_create(&t, NULL, kill_then_post, NULL));
+		while (sem_wait(&posted) != 0)
+			;
+		late += atomic_load(&usr2_handled) == 0;
+		CHECK_OK(pthread_join(t, NULL));
+	}
+	return late;
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -98,6 +140,8 @@ int main(void)
 	CHECK_OK(pthread_create(&raiser_t, NULL, raiser, NULL));
 	CHECK_OK(pthread_join(raiser_t, NULL));
 	CHECK_OK(pthread_join(other_t, NULL));
+
+	printf("main: handler not run before the post in %d of 200 rounds\n", kill_before_post());
 
 	/* Sent to the process while every thread blocks SIGUSR2: pending
 	 * for main too. */
