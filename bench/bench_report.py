@@ -672,20 +672,20 @@ KNOWN_LOSS = {
         "With per-G TLS each create also resets the pooled TCB for the new thread "
         "(glibc's `_dl_deallocate_tls` and `_dl_allocate_tls`, which clear the static "
         "TLS block and the DTV), and the switches to the child and back each move the "
-        "fs base with `arch_prctl`."),
+        "fs base ({fs})."),
     ("yield_p1", "gmpt"): (
         "With one P the two threads share one M, so every yield is a switch between Gs "
-        "and, with per-G TLS, an `arch_prctl`; with two Ps each thread keeps its own M "
+        "and, with per-G TLS, a move of the fs base ({fs}); with two Ps each thread keeps its own M "
         "and a yield finds nothing else to run, so no switch is made (the row above)."),
     ("pingpong", "gmpt"): (
-        "Every handoff is a switch between Gs, and with per-G TLS each switch is an "
-        "`arch_prctl` system call on this CPU, which costs more than the whole handoff "
-        "with shared TLS."),
+        "Every handoff is a switch between Gs, and with per-G TLS each switch moves "
+        "the fs base ({fs})."),
     ("pingpong_p1", "gmpt"): (
-        "Every handoff is a switch between Gs, and with per-G TLS each switch is an "
-        "`arch_prctl` system call on this CPU."),
+        "Every handoff is a switch between Gs, and with per-G TLS each switch moves "
+        "the fs base ({fs})."),
     ("pipe_ring", "gmpt"): (
-        "Each hop is a switch between Gs (an `arch_prctl` with per-G TLS) and an "
+        "Each hop is a switch between Gs (with per-G TLS a move of the fs base: {fs}) "
+        "and an "
         "`io_uring_enter` by the M that runs out of Gs; natively a hop is a `read` "
         "and a `write`, the kernel's wakeup being part of them."),
     ("pipe_ring", "shared"): (
@@ -694,9 +694,9 @@ KNOWN_LOSS = {
         "a hop is a `read` and a `write` and a kernel switch: on two CPUs the kernel's "
         "path is nearly as short."),
     ("sleepers", "gmpt"): (
-        "Every expiry is a switch to the woken G: with per-G TLS an `arch_prctl` each, "
-        "about as costly here as a native wakeup, so the Ms cannot keep up with "
-        "1,000,000 expiries per second."),
+        "Every expiry is a switch to the woken G: with per-G TLS a move of the fs base "
+        "each ({fs}), so the Ms keep up with fewer expiries per second than with "
+        "shared TLS."),
     ("mutex_contended", "gmpt"): MUTEX_WHY,
     ("mutex_contended", "shared"): MUTEX_WHY,
     ("parked", "gmpt"): (
@@ -714,7 +714,7 @@ KNOWN_LOSS = {
         "Each request costs gmpt a `read`, a `write` and the `read` that finds the "
         "socket empty before the G parks (Go's model: readiness is learnt from "
         "`EAGAIN`), plus its share of an `epoll_wait`, and with per-G TLS the switch "
-        "to the connection's G moves the fs base (an `arch_prctl`, {ap} ns here), "
+        "to the connection's G moves the fs base ({fs}), "
         "where a native request is a `read` and a `write`.{few}"),
     ("echo", "shared"): (
         "Each request costs gmpt a `read`, a `write` and the `read` that finds the "
@@ -777,6 +777,14 @@ KNOWN_GO = {
 NEEDS_CALL = {"arch_prctl": "`arch_prctl`", "io_uring_enter": "`io_uring_enter`"}
 
 
+def fs_switch(m):
+    """What moving the fs base costs on the machine the rows ran on: gmpt
+    uses wrfsbase where the kernel enabled FSGSBASE, arch_prctl otherwise."""
+    if m.get("wrfsbase_ns"):
+        return f"a `wrfsbase` instruction, {fmt_ns(m.get('wrfsbase_ns'))} ns here"
+    return f"an `arch_prctl` system call, {fmt_ns(m.get('arch_prctl_ns'))} ns here"
+
+
 def known(table, row, col=None, ref="native"):
     for key in (row.id, row.prog, row.group, row.kind):
         k = (key, col) if col else key
@@ -784,6 +792,7 @@ def known(table, row, col=None, ref="native"):
             continue
         text = table[k].format(pf=fmt_ns(row.machine.get("page_fault_ns")),
                                ap=fmt_ns(row.machine.get("arch_prctl_ns")),
+                               fs=fs_switch(row.machine),
                                few=FEW_CONNS if (row.n or 0) <= 500 else "")
         a, b = (row.per_op(col), row.per_op(ref)) if col else (None, None)
         if a and b:
@@ -1113,7 +1122,10 @@ def machine_lines(m, doc):
         f"- AT_HWCAP2 {m.get('hwcap2') or '?'}: FSGSBASE {m.get('fsgsbase')}",
         f"- One system call (`getppid`) costs **{fmt_ns(m.get('syscall_ns'))} ns**, setting "
         f"the fs base (`arch_prctl(ARCH_SET_FS)`, what a per-G TLS switch costs without "
-        f"FSGSBASE) **{fmt_ns(m.get('arch_prctl_ns'))} ns**, and a page fault on a fresh "
+        f"FSGSBASE) **{fmt_ns(m.get('arch_prctl_ns'))} ns**"
+        + (f", the same with `wrfsbase` (what gmpt uses here) "
+           f"**{fmt_ns(m.get('wrfsbase_ns'))} ns**" if m.get("wrfsbase_ns") else "")
+        + f", and a page fault on a fresh "
         f"anonymous page **{fmt_ns(m.get('page_fault_ns'))} ns** (`bench/syscall_cost`, "
         "best of 3). This is a virtual machine where entering the kernel is expensive: a "
         "thread operation that needs the kernel twice cannot beat a few microseconds "

@@ -709,6 +709,7 @@ class Runner:
             "hwcap2": hwcap2, "fsgsbase": fsgsbase,
             "syscall_ns": best.get("syscall_getppid"),
             "arch_prctl_ns": best.get("syscall_arch_prctl_set_fs"),
+            "wrfsbase_ns": best.get("fs_base_wrfsbase"),
             "page_fault_ns": best.get("page_fault_first_touch"),
             "native_thread_limit": limit[0], "native_thread_limit_why": limit[1],
             "max_map_count": read_int("/proc/sys/vm/max_map_count"),
@@ -769,7 +770,9 @@ def main():
     log(f"{machine['nproc']} CPUs ({machine['cpu']}), kernel {machine['kernel']}, glibc "
         f"{machine['glibc']}, {machine['go']}; a system call costs "
         f"{machine['syscall_ns'] or 0:,.0f} ns, arch_prctl(ARCH_SET_FS) "
-        f"{machine['arch_prctl_ns'] or 0:,.0f} ns, a page fault "
+        f"{machine['arch_prctl_ns'] or 0:,.0f} ns"
+        + (f", wrfsbase {machine['wrfsbase_ns']:,.1f} ns" if machine.get("wrfsbase_ns") else "")
+        + ", a page fault "
         f"{machine['page_fault_ns'] or 0:,.0f} ns")
     results = runner.run_rows(rows)
     counts, method = runner.count_rows(rows, results)

@@ -3,6 +3,8 @@
  *   - getppid through syscall(2) (no libc caching): the floor of any call;
  *   - arch_prctl(ARCH_SET_FS) to the current value: what a per-thread TLS
  *     base switch costs on x86-64 without FSGSBASE;
+ *   - wrfsbase of the current value, where the kernel enabled FSGSBASE
+ *     (AT_HWCAP2): what the same switch costs there, as gmpt makes it;
  *   - the first write to a page of a fresh anonymous mapping (a minor page
  *     fault that allocates and zeroes the page): what every new stack page
  *     and every newly touched heap page costs, so what dominates starting
@@ -10,6 +12,7 @@
  * Not a thread benchmark; scripts/bench runs it natively only.
  *
  * usage: syscall_cost [N]       (default 300000) */
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -48,6 +51,17 @@ int main(int argc, char **argv)
 		}
 	t1 = bench_now_ns();
 	bench_result("syscall_arch_prctl_set_fs", t1 - t0, m, NULL);
+
+	/* Only the kernel's word says the instruction is usable: on some VMs
+	 * it runs without faulting while the kernel does not keep the value
+	 * across a context switch (arch/x86_64/tls_base.c). */
+	if (getauxval(AT_HWCAP2) & (1u << 1)) {
+		t0 = bench_now_ns();
+		for (long i = 0; i < n; i++)
+			__asm__ volatile("wrfsbase %0" ::"r"(fs) : "memory");
+		t1 = bench_now_ns();
+		bench_result("fs_base_wrfsbase", t1 - t0, n, NULL);
+	}
 #endif
 
 	/* One write per page, in order, so consecutive faults share page

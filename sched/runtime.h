@@ -40,7 +40,7 @@ enum g_stack_kind {
 	STACK_NONE,    /* main thread: the process stack, not ours */
 	STACK_GUARDED, /* ours, with a PROT_NONE guard page below */
 	STACK_CANARY,  /* ours, guard asked for but over the map-count budget: a canary
-			* word at stack_lo checked at every switch */
+			* word at or below stack_lo checked at every switch */
 	STACK_USER,    /* the program's own (pthread_attr_setstack) */
 	STACK_BARE,    /* ours, no guard page because the program asked for none:
 			* nothing checked, its lowest pages may be the program's own
@@ -85,6 +85,8 @@ struct g {
 	size_t stack_reserve;
 	size_t map_size;
 	size_t stack_guard;
+	/* STACK_CANARY: the word checked at every switch (stack.c). */
+	const uint64_t *stack_canary;
 
 	void (*entry)(void *);
 	void *entry_arg;

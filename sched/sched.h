@@ -27,6 +27,7 @@ struct sched_config {
 	bool tls_per_g;			/* a TCB per G; false: Gs use their M's TLS */
 	int schedtrace_ms;		/* GMPT_DEBUG=schedtrace=MS: a line every MS ms; 0 off */
 	bool scheddetail;		/* GMPT_DEBUG=scheddetail=1: per-P, M and G lines too */
+	int waitq_buckets;		/* GMPT_DEBUG=waitqbuckets=N (tests); 0: the default */
 	int deadlock;			/* GMPT_DEADLOCK: enum sched_deadlock_mode */
 	/* GMPT_TRACE: opens the file when the process first creates a thread
 	 * (an fd >= 3, or -errno after saying why); NULL: no trace. */
@@ -414,6 +415,11 @@ int waitq_wait_reason(_Atomic uint32_t *addr, uint32_t val, int64_t deadline,
 		      const struct wait_reason *why);
 /* Wakes up to n waiters on addr, oldest first; returns how many. */
 int waitq_wake(_Atomic uint32_t *addr, int n);
+/* Wakes up to nwake waiters on from, oldest first, then moves up to nmove
+ * of the others, in their order, behind the waiters on to (INT_MAX: all),
+ * as FUTEX_REQUEUE does: they wait on to from now on, without waking.
+ * Returns how many it woke. */
+int waitq_requeue(_Atomic uint32_t *from, int nwake, _Atomic uint32_t *to, int nmove);
 
 int64_t nanotime(void);
 int sched_procs(void);

@@ -2,24 +2,32 @@
  *
  * Every stack is its own anonymous mapping:
  *
- *     [guard page(s) PROT_NONE][ usable stack ... ][TCB room [header]]
- *      ^map base               ^stack_lo           ^stack_hi          ^top
+ *     [guard page(s) PROT_NONE][ usable stack ... ][header][TCB room]
+ *      ^map base               ^stack_lo           ^stack_hi        ^top
  *
  * The mapping is the guard plus exactly the size asked for, which is what
  * pthread_getattr_np reports ([stack_lo, top)). As in glibc, whose thread
  * descriptor and static TLS block sit at the top of the thread's stack,
  * the room they take there is not the thread's to use: the G's stack
  * starts that far below the top (stack_reserve), so a thread overflows
- * into its guard page at the depth glibc's would. gmpt's header lives in
- * that room; a G's own TCB (per-G TLS) is allocated elsewhere.
+ * into its guard page at the depth glibc's would. gmpt's header lives at
+ * the bottom of that room, next to the G's first frames, so a parked
+ * thread touches one page there, not two; a G's own TCB (per-G TLS) is
+ * allocated elsewhere, and the rest of the room stays untouched.
  *
  * A guard page splits the mapping into two VMAs, and vm.max_map_count
  * (65530 by default) caps the VMAs of a process, so guarded stacks are
  * limited to a budget of a quarter of it. Past the budget, stacks have no
  * guard page: then adjacent stacks merge into one VMA and cost nothing
- * against the limit, and a canary word at stack_lo, checked at every
- * switch away from the G, catches an overflow that reached the bottom word
- * (docs/design.md says what that does and does not catch).
+ * against the limit, and a canary word checked at every switch away from
+ * the G catches an overflow that reached it (docs/design.md says what
+ * that does and does not catch). A canary at stack_lo would cost each
+ * thread a page and a page table 8 MiB below its top, the most of what a
+ * parked thread costs; so default-size stacks past the budget are mapped
+ * in batches, and the canary of each stack but the batch's lowest is the
+ * top word of the header of the stack just below it, which its first
+ * frames keep resident anyway (an overflow first crosses that stack's
+ * unused room, harmlessly).
  *
  * A stack asked for with guard size 0 gets neither guard nor canary, as
  * glibc gives it none: a program that asks for that may guard the stack
@@ -54,24 +62,41 @@
 #define VALGRIND_STACK_DEREGISTER(id)	((void)(id))
 #endif
 
-/* Lives in the top bytes of every stack mapping we made. */
+/* Lives at the bottom of the room at the top of every stack mapping we
+ * made (see above), where a parked thread's first frames are: the page
+ * that holds it is touched anyway, and the rest of the room is not. */
 struct stack_header {
 	struct stack_header *next; /* free lists */
 	char *map_base;
 	size_t map_size;
 	size_t guard;
+	/* STACK_CANARY: the word an overflow of this stack reaches first
+	 * that gmpt checks at every switch (stack_lo's, or the header of
+	 * the stack just below in the same batch). */
+	const uint64_t *canary_at;
 	unsigned vg_id; /* valgrind's stack id */
 	uint32_t kind;	/* STACK_GUARDED, STACK_CANARY or STACK_BARE */
 	bool poolable;	/* asked for with the default size and guard */
 	bool exec;	/* mapped or since made PROT_EXEC */
+	/* The header's highest word: what an overflow of the stack mapped
+	 * just above this one (in the same batch) writes first, once past
+	 * the unused room. */
+	uint64_t overflow_canary __attribute__((aligned(8)));
 };
 
 #define HEADER_SIZE 64
+_Static_assert(sizeof(struct stack_header) == HEADER_SIZE, "stack header size");
+_Static_assert(offsetof(struct stack_header, overflow_canary) == HEADER_SIZE - 8,
+	       "the canary is the header's highest word");
 /* The room at the top of every thread stack (see above): glibc's static
  * TLS size with its thread descriptor, aligned, at least the header. */
 static size_t top_reserve = HEADER_SIZE;
 #define P_CACHE_MAX   32
 #define POOL_KEEP_HOT 64
+/* Default-size stacks mapped at once past the guard budget: one mmap
+ * instead of CANARY_BATCH, and one page in CANARY_BATCH for their own
+ * canaries. */
+#define CANARY_BATCH 16
 
 static size_t page_size;
 static size_t default_size;
@@ -212,12 +237,60 @@ static void header_apply(struct g *g, struct stack_header *h)
 {
 	g->stack_kind = h->kind;
 	g->stack_lo = h->map_base + h->guard;
-	g->stack_hi = (char *)h + HEADER_SIZE - top_reserve;
-	g->stack_reserve = top_reserve;
+	g->stack_hi = (char *)h;
+	g->stack_reserve = (size_t)(h->map_base + h->map_size - (char *)h);
 	g->map_size = h->map_size;
 	g->stack_guard = h->guard;
-	if (h->kind == STACK_CANARY)
+	g->stack_canary = h->canary_at;
+	/* Its own canary: a pooled stack's pages may have been given back. */
+	if (h->kind == STACK_CANARY && h->canary_at == (const uint64_t *)g->stack_lo)
 		*(uint64_t *)g->stack_lo = STACK_CANARY_VALUE;
+}
+
+/* The header of a stack mapped at base, total bytes with guard. */
+static struct stack_header *header_init(char *base, size_t total, size_t guard, uint32_t kind,
+					bool poolable, bool exec)
+{
+	struct stack_header *h = (struct stack_header *)(base + total - top_reserve);
+	h->next = NULL;
+	h->map_base = base;
+	h->map_size = total;
+	h->guard = guard;
+	h->kind = kind;
+	h->poolable = poolable;
+	h->exec = exec;
+	h->canary_at = (const uint64_t *)(base + guard);
+	h->vg_id = VALGRIND_STACK_REGISTER(base + guard, (char *)h);
+	return h;
+}
+
+static void pool_put(struct stack_header *h);
+
+/* CANARY_BATCH default-size stacks past the guard budget in one mapping,
+ * lowest first. Each but the lowest takes as canary the overflow_canary
+ * of the one below, whose header sits top_reserve below its own base:
+ * the first word of the batch's that an overflow out of the stack above
+ * writes once past the unused room. One is returned, the rest go to the
+ * pool (they are never unmapped, so a neighbour's header stays where it
+ * is). */
+static struct stack_header *stack_map_canary_batch(size_t total, bool exec)
+{
+	char *base =
+	    mmap(NULL, total * CANARY_BATCH, PROT_READ | PROT_WRITE | (exec ? PROT_EXEC : 0),
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (base == MAP_FAILED)
+		return NULL;
+	struct stack_header *below = NULL, *h = NULL;
+	for (int i = 0; i < CANARY_BATCH; i++) {
+		h = header_init(base + (size_t)i * total, total, 0, STACK_CANARY, true, exec);
+		if (below) {
+			below->overflow_canary = STACK_CANARY_VALUE;
+			h->canary_at = &below->overflow_canary;
+			pool_put(below);
+		}
+		below = h;
+	}
+	return h;
 }
 
 static struct stack_header *stack_map(size_t usable, size_t guard)
@@ -239,6 +312,8 @@ static struct stack_header *stack_map(size_t usable, size_t guard)
 	}
 	size_t total = usable + guard;
 	bool exec = atomic_load_explicit(&stacks_exec, memory_order_relaxed);
+	if (kind == STACK_CANARY && poolable)
+		return stack_map_canary_batch(total, exec);
 	char *base = mmap(NULL, total, PROT_READ | PROT_WRITE | (exec ? PROT_EXEC : 0),
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (base == MAP_FAILED)
@@ -247,16 +322,7 @@ static struct stack_header *stack_map(size_t usable, size_t guard)
 		munmap(base, total);
 		goto fail;
 	}
-	struct stack_header *h = (struct stack_header *)(base + total - HEADER_SIZE);
-	h->next = NULL;
-	h->map_base = base;
-	h->map_size = total;
-	h->guard = guard;
-	h->kind = kind;
-	h->poolable = poolable;
-	h->exec = exec;
-	h->vg_id = VALGRIND_STACK_REGISTER(base + guard, (char *)h);
-	return h;
+	return header_init(base, total, guard, kind, poolable, exec);
 fail:
 	if (kind == STACK_GUARDED)
 		atomic_fetch_sub(&guarded_live, 1);
@@ -317,7 +383,7 @@ int stack_acquire(struct p *pp, struct g *g, const struct stack_spec *spec)
 	/* A pooled stack from before stacks became executable. */
 	if (!h->exec && atomic_load_explicit(&stacks_exec, memory_order_relaxed)) {
 		char *lo = h->map_base + h->guard;
-		mprotect(lo, (size_t)((char *)h + HEADER_SIZE - lo),
+		mprotect(lo, (size_t)(h->map_base + h->map_size - lo),
 			 PROT_READ | PROT_WRITE | PROT_EXEC);
 		h->exec = true;
 	}
@@ -332,8 +398,7 @@ void stack_release(struct p *pp, struct g *g)
 		g->stack_kind = STACK_NONE;
 		return;
 	}
-	struct stack_header *h =
-	    (struct stack_header *)(g->stack_hi + g->stack_reserve - HEADER_SIZE);
+	struct stack_header *h = (struct stack_header *)g->stack_hi;
 	g->stack_kind = STACK_NONE;
 	if (!h->poolable) {
 		stack_unmap(h);
@@ -345,16 +410,22 @@ void stack_release(struct p *pp, struct g *g)
 		pp->nstack_cache++;
 		return;
 	}
-	/* Past the hot few, give the pages back (all but the header's) before
-	 * the stack becomes visible to others: once it is in the pool another
-	 * G may be running on it. The racy length read only picks which
-	 * stacks stay hot. */
+	/* Past the hot few, give the pages back (all but the header's, which
+	 * holds the canary of the stack above it in a batch) before the
+	 * stack becomes visible to others: once it is in the pool another G
+	 * may be running on it. The racy length read only picks which stacks
+	 * stay hot. */
 	if (__atomic_load_n(&pool_len, __ATOMIC_RELAXED) >= POOL_KEEP_HOT) {
 		char *lo = h->map_base + h->guard;
 		char *hdr_page = (char *)((uintptr_t)h & ~(uintptr_t)(page_size - 1));
 		if (hdr_page > lo)
 			madvise(lo, (size_t)(hdr_page - lo), MADV_DONTNEED);
 	}
+	pool_put(h);
+}
+
+static void pool_put(struct stack_header *h)
+{
 	rtlock_lock(&pool_lock);
 	h->next = pool;
 	pool = h;

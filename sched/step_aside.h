@@ -23,10 +23,15 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-enum step_aside_state { STEP_ASIDE_UNDECIDED, STEP_ASIDE_NO, STEP_ASIDE_YES };
+enum step_aside_state {
+	STEP_ASIDE_UNDECIDED,
+	STEP_ASIDE_NO,
+	STEP_ASIDE_YES,
+	STEP_ASIDE_DECIDING, /* the first decider is at work */
+};
 
-/* enum step_aside_state; written once (racing deciders write the same
- * value), before any thread gmpt would create exists. */
+/* enum step_aside_state; decided once, by the first caller, before any
+ * thread gmpt would create exists. */
 extern _Atomic int step_aside_state;
 
 /* Decides if not yet decided (printing the notice if gmpt steps aside);

@@ -7,25 +7,46 @@
  * and waking it costs no system call. Go's runtime/sema.go plays the same
  * role for sync.Mutex.
  *
- * Buckets are hashed by address, each a FIFO under its own lock. Waiters
- * that are not Gs (threads gmpt did not create, an M's scheduler running an
- * exit handler) queue the same way and block in the kernel on a word of
- * their waiter record, so every thread can use every primitive. */
+ * Addresses hash to buckets, each under its own lock; inside a bucket
+ * each address has its own FIFO of waiters, found through a small tree
+ * of the bucket's addresses (sched/addrqueue.h). Why both: the buckets
+ * spread unrelated addresses over many locks, and the tree keeps a wakeup
+ * from ever looking at another address's waiters. A single list per
+ * bucket did: a wakeup scanned every waiter queued before the ones it
+ * wanted, and a wakeup of an address nobody waited on (every thread exit
+ * wakes its join word) scanned them all, so while many threads waited in
+ * a bucket (a million on one condvar, or on addresses that collide) every
+ * other wakeup there cost as much as all of them, and waking them all
+ * one by one grew with the square of their number. Now waking n waiters
+ * costs O(n) plus finding the address, O(log k) for k distinct addresses
+ * in the bucket (k is almost always 1 or 2 with 1024 buckets; a tree
+ * rather than a list keeps k colliding addresses cheap too, which
+ * GMPT_DEBUG=waitqbuckets=1 tests).
+ *
+ * Waiters that are not Gs (threads gmpt did not create, an M's scheduler
+ * running an exit handler) queue the same way and block in the kernel on
+ * a word of their waiter record, so every thread can use every primitive. */
 #include "sched/runtime.h"
 #include "sched/sched.h"
 #include "sched/waitq.h"
+#include "sched/addrqueue.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
 
-#define NBUCKETS 1024
+#define NBUCKETS_LOG2 10
+#define NBUCKETS      (1 << NBUCKETS_LOG2)
 
 struct waiter {
-	struct waiter *next;
-	struct waiter *prev;
-	const void *addr;
-	struct g *g; /* NULL: a kernel thread waiting on kwoken */
+	struct aq_node node; /* first: a node is its waiter */
+	struct g *g;	     /* NULL: a kernel thread waiting on kwoken */
+	/* The address and bucket it is queued on. A requeue may move it
+	 * (under the locks of both buckets), so the bucket is read again
+	 * under the lock; the address is read by the deadlock check only,
+	 * which runs when no thread can move it. */
+	const void *_Atomic addr;
+	_Atomic int32_t bucket;
 	_Atomic uint32_t kwoken;
 	int result; /* 0 woken, ETIMEDOUT, EINTR (sched_interrupt), SIGNALLED */
 	bool timed;
@@ -44,42 +65,32 @@ struct waiter {
 
 struct bucket {
 	struct rtlock lock;
-	struct waiter *head;
-	struct waiter *tail;
+	struct aq_root q;
 } __attribute__((aligned(64)));
 
 static struct bucket buckets[NBUCKETS];
+
+/* NBUCKETS - 1, or fewer bits with GMPT_DEBUG=waitqbuckets=N: set once
+ * before any thread exists. */
+static int32_t bucket_mask = NBUCKETS - 1;
+
+void waitq_configure(int nbuckets)
+{
+	if (nbuckets >= 1 && nbuckets <= NBUCKETS && (nbuckets & (nbuckets - 1)) == 0)
+		bucket_mask = nbuckets - 1;
+}
 
 static int32_t bucket_index(const void *addr)
 {
 	uintptr_t a = (uintptr_t)addr >> 2;
 	a ^= a >> 17;
 	a *= 0x9E3779B97F4A7C15ULL;
-	return (int32_t)(a >> (64 - 10));
+	return (int32_t)(a >> (64 - NBUCKETS_LOG2)) & bucket_mask;
 }
 
-static void enqueue(struct bucket *b, struct waiter *w)
+static struct waiter *waiter_of(struct aq_node *n)
 {
-	w->next = NULL;
-	w->prev = b->tail;
-	if (b->tail)
-		b->tail->next = w;
-	else
-		b->head = w;
-	b->tail = w;
-}
-
-static void dequeue(struct bucket *b, struct waiter *w)
-{
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		b->head = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	else
-		b->tail = w->prev;
-	w->next = w->prev = NULL;
+	return (struct waiter *)(void *)n;
 }
 
 struct park_ctx {
@@ -100,6 +111,20 @@ static bool park_unlock(struct g *g, void *arg)
 	return true;
 }
 
+/* Locks the bucket w is queued in now. A requeue moves a waiter only
+ * under the locks of both its buckets, so the index read again under the
+ * lock is stable until the unlock; a stale first read just retries. */
+static struct bucket *lock_bucket_of(struct waiter *w)
+{
+	for (;;) {
+		int32_t bi = atomic_load(&w->bucket);
+		rtlock_lock(&buckets[bi].lock);
+		if (atomic_load(&w->bucket) == bi)
+			return &buckets[bi];
+		rtlock_unlock(&buckets[bi].lock);
+	}
+}
+
 static int wait_kernel(struct bucket *b, struct waiter *w, int64_t deadline)
 {
 	rtlock_unlock(&b->lock);
@@ -108,10 +133,13 @@ static int wait_kernel(struct bucket *b, struct waiter *w, int64_t deadline)
 			return 0;
 		int e = futex_wait(&w->kwoken, 0, deadline);
 		if (e == ETIMEDOUT) {
-			rtlock_lock(&b->lock);
+			/* A waker dequeues and sets kwoken under the lock: seen
+			 * unset here, w is still queued and nobody else will
+			 * touch it once it is taken off. */
+			b = lock_bucket_of(w);
 			bool woken = atomic_load(&w->kwoken);
 			if (!woken)
-				dequeue(b, w);
+				aq_remove(&b->q, &w->node);
 			rtlock_unlock(&b->lock);
 			return woken ? 0 : ETIMEDOUT;
 		}
@@ -231,12 +259,13 @@ again:
 		sig_deliver(g);
 		goto again;
 	}
-	struct waiter w = {.addr = addr,
-			   .g = g,
+	struct waiter w = {.g = g,
+			   .addr = addr,
+			   .bucket = bi,
 			   .timed = deadline != 0,
 			   .cancelable = cancelable,
 			   .async_stops = async_stops};
-	enqueue(b, &w);
+	aq_push(&b->q, &w.node, addr);
 	/* A deadline ends any wait without help. */
 	enum wait_wakers wakers = deadline ? WAKERS_ANYONE : why->wakers;
 	if (!g) {
@@ -273,63 +302,148 @@ again:
 	return w.result == EINTR ? interrupted_wait(g, async_stops && !cancelable) : w.result;
 }
 
+/* Lets every waiter of a batch taken off its queue go, under the bucket
+ * lock; the Gs among them go onto *woken for ready() after the unlock.
+ * Returns how many. */
+static int release(struct aq_batch b, struct gqueue *woken)
+{
+	int count = 0;
+	struct aq_node *n = b.first;
+	while (n) {
+		/* Read before the waiter may go: a kernel waiter's record
+		 * vanishes once it sees kwoken. The comparison only uses the
+		 * pointer's value. */
+		struct aq_node *next = n->next;
+		if (next == b.first)
+			next = NULL;
+		struct waiter *w = waiter_of(n);
+		w->result = 0;
+		count++;
+		struct g *g = w->g;
+		if (g) {
+			atomic_store(&g->wait_node, NULL);
+			if (w->timed)
+				timer_cancelled(g);
+			gqueue_push(woken, g);
+		} else {
+			/* After this store the waiter may return and its
+			 * record vanish; the futex wake below on a dead
+			 * address is harmless (at worst a spurious wakeup,
+			 * which every futex user handles). */
+			atomic_store(&w->kwoken, 1);
+			futex_wake(&w->kwoken, 1);
+		}
+		n = next;
+	}
+	return count;
+}
+
+/* The woken Gs are off the queue and G_WAITING: nobody else can ready
+ * them (a timer or an interruption finds wait_node NULL), so they are
+ * readied outside the lock. */
+static void ready_all(struct gqueue *woken)
+{
+	struct g *g;
+	while ((g = gqueue_pop(woken)))
+		ready(g);
+}
+
 int waitq_wake(_Atomic uint32_t *addr, int n)
 {
+	if (n < 1)
+		return 0;
 	struct bucket *b = &buckets[bucket_index(addr)];
 	struct gqueue woken = {0};
-	int count = 0;
-
 	rtlock_lock(&b->lock);
-	struct waiter *w = b->head;
-	while (w && count < n) {
-		struct waiter *next = w->next;
-		if (w->addr == addr) {
-			dequeue(b, w);
-			w->result = 0;
-			count++;
-			struct g *g = w->g;
-			if (g) {
-				atomic_store(&g->wait_node, NULL);
-				if (w->timed)
-					timer_cancelled(g);
-				gqueue_push(&woken, g);
-			} else {
-				/* After this store the waiter may return and its
-				 * record vanish; the futex wake below on a dead
-				 * address is harmless (at worst a spurious wakeup,
-				 * which every futex user handles). */
-				atomic_store(&w->kwoken, 1);
-				futex_wake(&w->kwoken, 1);
-			}
-		}
-		w = next;
-	}
+	int count = release(aq_take(&b->q, addr, n == INT_MAX ? AQ_ALL : n), &woken);
 	rtlock_unlock(&b->lock);
-
-	/* The woken Gs are off the queue and G_WAITING: nobody else can
-	 * ready them (a timer finds wait_node NULL), so ready outside the
-	 * lock. */
-	struct g *g;
-	while ((g = gqueue_pop(&woken)))
-		ready(g);
+	ready_all(&woken);
 	return count;
+}
+
+int waitq_requeue(_Atomic uint32_t *from, int nwake, _Atomic uint32_t *to, int nmove)
+{
+	int32_t fi = bucket_index(from), ti = bucket_index(to);
+	struct bucket *bf = &buckets[fi], *bt = &buckets[ti];
+	/* Two buckets are locked lower index first, so two requeues the
+	 * opposite ways cannot deadlock. */
+	rtlock_lock(fi <= ti ? &bf->lock : &bt->lock);
+	if (fi != ti)
+		rtlock_lock(fi < ti ? &bt->lock : &bf->lock);
+	struct gqueue woken = {0};
+	int count = 0;
+	if (nwake > 0)
+		count = release(aq_take(&bf->q, from, nwake == INT_MAX ? AQ_ALL : nwake), &woken);
+	if (nmove > 0 && from != to) {
+		struct aq_batch moved = aq_take(&bf->q, from, nmove == INT_MAX ? AQ_ALL : nmove);
+		/* The queue is spliced onto to's (aq_append), no waiter is
+		 * queued again; but each learns its new address (the deadlock
+		 * check reads it) and bucket (a timeout or an interruption
+		 * locks it by that index): one store or two per waiter, as
+		 * the kernel's requeue re-keys each of its waiters. */
+		if (moved.first) {
+			struct aq_node *n = moved.first;
+			do {
+				struct waiter *w = waiter_of(n);
+				atomic_store(&w->addr, (const void *)to);
+				if (fi != ti) {
+					atomic_store(&w->bucket, ti);
+					if (w->g)
+						atomic_store(&w->g->wait_bucket, ti);
+				}
+				n = n->next;
+			} while (n != moved.first);
+		}
+		aq_append(&bt->q, moved, to);
+	}
+	if (fi != ti)
+		rtlock_unlock(fi < ti ? &bt->lock : &bf->lock);
+	rtlock_unlock(fi <= ti ? &bf->lock : &bt->lock);
+	ready_all(&woken);
+	return count;
+}
+
+/* Locks the bucket of g's current wait queue wait and returns its
+ * waiter, or returns NULL (nothing locked) if g waits in none. g's
+ * wait_node and wait_bucket change only under the lock of the bucket it
+ * is queued in (a requeue holds both buckets' locks), so what is read
+ * under that lock is stable until the unlock; a first read that went
+ * stale (the G was requeued, or woken and waiting again elsewhere) just
+ * retries there. */
+static struct waiter *lock_wait_of(struct g *g, struct bucket **bp)
+{
+	for (;;) {
+		int32_t bi = atomic_load(&g->wait_bucket);
+		if (bi < 0)
+			return NULL;
+		struct bucket *b = &buckets[bi];
+		rtlock_lock(&b->lock);
+		struct waiter *w = atomic_load(&g->wait_node);
+		if (w == NULL) {
+			rtlock_unlock(&b->lock);
+			return NULL;
+		}
+		if (atomic_load(&g->wait_bucket) == bi) {
+			*bp = b;
+			return w;
+		}
+		rtlock_unlock(&b->lock);
+	}
 }
 
 void waitq_timeout(struct g *g, uint64_t seq)
 {
-	int32_t bi = atomic_load(&g->wait_bucket);
-	if (bi < 0)
+	struct bucket *b;
+	struct waiter *w = lock_wait_of(g, &b);
+	if (!w)
 		return;
-	struct bucket *b = &buckets[bi];
-	rtlock_lock(&b->lock);
-	struct waiter *w = atomic_load(&g->wait_node);
-	/* Re-check under the lock: the G may have been woken, or be waiting
-	 * again (a newer seq), or waiting in another bucket. */
-	if (w == NULL || atomic_load(&g->timer_seq) != seq || atomic_load(&g->wait_bucket) != bi) {
+	/* The G may have been woken and be waiting again (a newer seq): this
+	 * timer was for the old wait. */
+	if (atomic_load(&g->timer_seq) != seq) {
 		rtlock_unlock(&b->lock);
 		return;
 	}
-	dequeue(b, w);
+	aq_remove(&b->q, &w->node);
 	w->result = ETIMEDOUT;
 	atomic_store(&g->wait_node, NULL);
 	rtlock_unlock(&b->lock);
@@ -380,24 +494,25 @@ static void interrupt(struct g *g, bool signal)
 		interrupt_unqueued(g);
 		return;
 	}
-	struct bucket *b = &buckets[bi];
-	rtlock_lock(&b->lock);
-	struct waiter *w = atomic_load(&g->wait_node);
-	/* As in waitq_timeout: the G may have been woken, or wait elsewhere
-	 * now. Only waits at cancellation points are cut short: others (an
-	 * io_uring operation's completion, a mutex) must see their event,
-	 * unless the G is cancelled asynchronously (armed before this call,
-	 * seq_cst: seen here). */
-	bool ends = w && (w->cancelable || (w->async_stops && async_cancelled(g)));
-	if (w == NULL || atomic_load(&g->wait_bucket) != bi || (!ends && !signal)) {
-		rtlock_unlock(&b->lock);
-		/* wait_bucket is left as it was after a wait: a G not
-		 * queued any more may be blocked in the kernel now. */
-		if (w == NULL)
-			interrupt_unqueued(g);
+	struct bucket *b;
+	struct waiter *w = lock_wait_of(g, &b);
+	/* As in waitq_timeout: the G may have been woken (w NULL); then,
+	 * wait_bucket being left as it was after a wait, it may be blocked
+	 * in the kernel now. Only waits at cancellation points are cut
+	 * short: others (an io_uring operation's completion, a mutex) must
+	 * see their event, unless the G is cancelled asynchronously (armed
+	 * before this call, seq_cst: seen here); a signal takes the G out
+	 * of those to run its handler, and it queues again (SIGNALLED). */
+	if (!w) {
+		interrupt_unqueued(g);
 		return;
 	}
-	dequeue(b, w);
+	bool ends = w->cancelable || (w->async_stops && async_cancelled(g));
+	if (!ends && !signal) {
+		rtlock_unlock(&b->lock);
+		return;
+	}
+	aq_remove(&b->q, &w->node);
 	w->result = ends ? EINTR : SIGNALLED;
 	atomic_store(&g->wait_node, NULL);
 	if (w->timed)

@@ -18,6 +18,11 @@ extern _Atomic int32_t waitq_foreign_blocked[3];
  * leave the wait, so its waiter record (on its stack) stays put. */
 const void *waitq_parked_addr(struct g *g);
 
+/* Hashes wait queue addresses into nbuckets buckets (a power of 2 up to
+ * the default, 1024) instead of the default: fewer make addresses collide
+ * (GMPT_DEBUG=waitqbuckets=N, for tests). Before any thread waits. */
+void waitq_configure(int nbuckets);
+
 /* The child of fork: no waiter of the parent exists any more. */
 void waitq_after_fork(void);
 

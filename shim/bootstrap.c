@@ -119,6 +119,7 @@ void gmpt_bootstrap(void)
 	    .tls_per_g = cfg.tls_per_g,
 	    .schedtrace_ms = cfg.schedtrace_ms,
 	    .scheddetail = cfg.scheddetail,
+	    .waitq_buckets = cfg.waitq_buckets,
 	    .deadlock = cfg.deadlock,
 	    .trace_open = cfg.trace ? trace_file_open : NULL,
 	};

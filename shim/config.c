@@ -153,8 +153,10 @@ static void trace_config(struct gmpt_config *cfg)
 }
 
 /* GMPT_DEBUG: a comma-separated list of stats (counters at exit),
- * schedtrace=MS (a scheduler line every MS ms) and scheddetail=1 (per-P,
- * M and G lines with each). Empty: nothing. */
+ * schedtrace=MS (a scheduler line every MS ms), scheddetail=1 (per-P,
+ * M and G lines with each) and waitqbuckets=N (wait queue addresses hashed
+ * into N buckets, a power of 2 up to 1024, so that they collide: for
+ * tests). Empty: nothing. */
 static void debug_config(struct gmpt_config *cfg, const char *v)
 {
 	if (*v == 0)
@@ -182,6 +184,12 @@ static void debug_config(struct gmpt_config *cfg, const char *v)
 				config_error("%s='%s': scheddetail expects 1 (or 0)", "GMPT_DEBUG",
 					     v);
 			cfg->scheddetail = n == 1;
+		} else if (strncmp(word, "waitqbuckets=", 13) == 0) {
+			if (parse_u64(word + 13, &n) != 0 || n < 1 || n > 1024 || (n & (n - 1)))
+				config_error("%s='%s': waitqbuckets expects a power of 2 from 1 "
+					     "to 1024",
+					     "GMPT_DEBUG", v);
+			cfg->waitq_buckets = (int)n;
 		} else {
 			config_error("%s='%s': expected a comma-separated list of stats, "
 				     "schedtrace=MS and scheddetail=1",
@@ -209,6 +217,7 @@ void config_load(struct gmpt_config *cfg)
 	cfg->debug_stats = false;
 	cfg->schedtrace_ms = 0;
 	cfg->scheddetail = false;
+	cfg->waitq_buckets = 0;
 	cfg->deadlock = DEADLOCK_ABORT;
 	cfg->dump_signal = 0;
 	cfg->trace = false;

@@ -18,6 +18,7 @@ struct gmpt_config {
 	bool debug_stats;     /* GMPT_DEBUG=stats */
 	int schedtrace_ms;    /* GMPT_DEBUG=schedtrace=MS (0: off) */
 	bool scheddetail;     /* GMPT_DEBUG=scheddetail=1 */
+	int waitq_buckets;    /* GMPT_DEBUG=waitqbuckets=N (0: default) */
 	int deadlock;	      /* GMPT_DEADLOCK: enum sched_deadlock_mode (sched/sched.h) */
 	bool tls_per_g;	      /* GMPT_TLS: per-thread (default) or shared */
 	int dump_signal;      /* GMPT_DUMP_SIGNAL: 0 (off, the default) or a signal */

@@ -59,6 +59,10 @@ bad GMPT_DEBUG=schedtrace=3600001
 bad GMPT_DEBUG=scheddetail=1
 bad GMPT_DEBUG=schedtrace=100,scheddetail=2
 bad GMPT_DEBUG=stats,verbose
+bad GMPT_DEBUG=waitqbuckets=0
+bad GMPT_DEBUG=waitqbuckets=3
+bad GMPT_DEBUG=waitqbuckets=2048
+bad GMPT_DEBUG=waitqbuckets=
 bad GMPT_DEBUG=stats,
 bad GMPT_DEBUG=,stats
 bad GMPT_DEADLOCK=maybe
@@ -92,6 +96,8 @@ good GMPT_DEBUG=
 good GMPT_DEBUG=schedtrace=60000
 good GMPT_DEBUG=stats,schedtrace=60000,scheddetail=1
 good GMPT_DEBUG=scheddetail=0,schedtrace=1000
+good GMPT_DEBUG=waitqbuckets=1
+good GMPT_DEBUG=stats,waitqbuckets=1024
 good GMPT_DEADLOCK=abort
 good GMPT_DEADLOCK=warn
 good GMPT_DEADLOCK=off

@@ -15,6 +15,16 @@
  *   overflow-altstack-handler
  *                 the same with a handler on a signal stack the thread
  *                 set up: the handler runs and exits 42;
+ *   overflow-past-guards
+ *                 more threads than gmpt gives guard pages to (a quarter
+ *                 of vm.max_map_count, 64 KiB stacks) wait on a pipe; then
+ *                 a thread with the default stack writes 8 KiB past the
+ *                 bottom of its stack, as pthread_getattr_np reports it,
+ *                 returns and yields. Natively it dies of SIGSEGV in its
+ *                 guard page; under gmpt, whose default stacks past the
+ *                 budget have a canary instead, the process must die at
+ *                 that switch with gmpt's report, not go on with the
+ *                 memory below the stack overwritten;
  *   wild-write    a thread writes to an unmapped address: dies of SIGSEGV,
  *                 with no report (it is no overflow);
  *   sent          the process sends itself SIGSEGV: dies of it;
@@ -125,6 +135,69 @@ static void *fault_thrice(void *arg)
 	return (void *)(intptr_t)recovered;
 }
 
+/* Writes every byte down to limit, 1 KiB a frame (no tail call: the
+ * result is used after the call returns). */
+__attribute__((noinline)) static unsigned long dig_to(const char *limit)
+{
+	volatile char pad[1024];
+	memset((char *)pad, 0x5a, sizeof pad);
+	if ((const char *)pad <= limit)
+		return pad[0];
+	return dig_to(limit) + pad[1];
+}
+
+static int run_thread(void *(*fn)(void *), size_t stack);
+
+static int past_guards_pipe[2];
+
+static void *waits_on_pipe(void *arg)
+{
+	(void)arg;
+	char c;
+	return (void *)(intptr_t)read(past_guards_pipe[0], &c, 1);
+}
+
+static void *digs_past_bottom(void *arg)
+{
+	(void)arg;
+	pthread_attr_t a;
+	void *lo;
+	size_t size;
+	if (pthread_getattr_np(pthread_self(), &a) != 0 ||
+	    pthread_attr_getstack(&a, &lo, &size) != 0)
+		return (void *)1;
+	unsigned long r = dig_to((const char *)lo - 8192);
+	sched_yield();
+	return (void *)(intptr_t)(r == 0);
+}
+
+static int overflow_past_guards(void)
+{
+	long max_maps = 65530;
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+	if (f) {
+		if (fscanf(f, "%ld", &max_maps) != 1)
+			max_maps = 65530;
+		fclose(f);
+	}
+	if (pipe(past_guards_pipe) != 0)
+		return 1;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 65536);
+	long n = max_maps / 4 + 64;
+	for (long i = 0; i < n; i++) {
+		pthread_t t;
+		if (pthread_create(&t, &a, waits_on_pipe, NULL) != 0) {
+			fprintf(stderr, "pthread_create failed after %ld threads\n", i);
+			return 1;
+		}
+	}
+	run_thread(digs_past_bottom, 0);
+	fprintf(stderr, "the thread wrote past its stack and went on\n");
+	return 1;
+}
+
 static int run_thread(void *(*fn)(void *), size_t stack)
 {
 	pthread_attr_t a;
@@ -174,6 +247,8 @@ int main(int argc, char **argv)
 		run_thread(recurser_with_sigaltstack, 65536);
 		return 1;
 	}
+	if (strcmp(mode, "overflow-past-guards") == 0)
+		return overflow_past_guards();
 	if (strcmp(mode, "wild-write") == 0) {
 		run_thread(wild_writer, 0);
 		return 1;

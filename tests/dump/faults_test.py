@@ -14,6 +14,11 @@ GMPT_PROCS=1), with core dumps off:
               the same with the program's own SIGSEGV handler: without a
               signal stack both die of SIGSEGV, with one the handler runs
               (exit 42); preloaded, the report comes first;
+  overflow-past-guards
+              natively dies of SIGSEGV; preloaded, of SIGABRT after
+              'gmpt: fatal: stack overflow in thread ...' (the stack has a
+              canary, not a guard page: past a quarter of vm.max_map_count
+              threads);
   wild-write  both die of SIGSEGV; no overflow report;
   sent        both die of SIGSEGV; no overflow report;
   handled     both exit 0 printing "recovered 4": the program's own
@@ -100,6 +105,14 @@ def main():
             check('%s %s: %s report' % (name, mode, 'one' if pre else 'no'),
                   len(reports) == (1 if pre else 0) and (not pre or REPORT.match(reports[0])),
                   'stderr: %s' % err)
+        st, out, err = run(prog, 'overflow-past-guards', env)
+        if pre:
+            check('%s overflow-past-guards: dies of SIGABRT with the canary report' % name,
+                  st == -int(signal.SIGABRT) and 'gmpt: fatal: stack overflow in thread' in err,
+                  'status %d, stderr %s' % (st, err))
+        else:
+            check('%s overflow-past-guards: dies of SIGSEGV' % name, st == segv,
+                  'status %d, stderr %s' % (st, err))
         for mode in ('wild-write', 'sent'):
             st, out, err = run(prog, mode, env)
             check('%s %s: dies of SIGSEGV, no report' % (name, mode),
