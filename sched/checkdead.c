@@ -279,8 +279,9 @@ static bool is_gmpt_code(void *fn)
 
 /* Whether the program has a handler for a signal that may come from
  * outside (a fault signal is raised by the thread itself, and every
- * thread is asleep). gmpt's own handlers do not count; for the preemption
- * signal, the program's recorded one does. */
+ * thread is asleep). gmpt's own handlers do not count; for the signals
+ * whose kernel action is gmpt's (the preemption signal, and every handled
+ * one, which sigroute.c wraps), the program's recorded one does. */
 static bool program_signal_handlers(void)
 {
 	for (int sig = 1; sig < _NSIG; sig++) {
@@ -288,9 +289,13 @@ static bool program_signal_handlers(void)
 		    sig == GLIBC_SIGCANCEL || sig == GLIBC_SIGSETXID)
 			continue;
 		void (*handler)(int);
+		struct sigaction sa;
 		if (sched_preempt_owns(sig)) {
-			struct sigaction sa;
 			sched_preempt_user_action(NULL, &sa);
+			handler = sa.sa_handler;
+		} else if (sigroute_user_action(sig, &sa)) {
+			/* The kernel's action is gmpt's routing wrapper
+			 * (sigroute.c), which runs the program's handler. */
 			handler = sa.sa_handler;
 		} else {
 			struct {

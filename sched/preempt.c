@@ -178,6 +178,33 @@ static void call_user_action(int sig, siginfo_t *si, void *uc)
 	raw_syscall(SYS_tgkill, getpid(), raw_syscall(SYS_gettid), sig);
 }
 
+/* What a poke asks for. True if it stopped the G (asynchronous
+ * cancellation): the handler does nothing more then. */
+static bool poke_work(void *uc)
+{
+	/* The signals are re-sent to this kernel thread and delivered when
+	 * this handler returns, on whatever G runs here then: the G
+	 * sig_deliver takes them from. */
+	struct m *m = m_self();
+	struct g *g = m ? m->curg : NULL;
+	if (!g)
+		return false;
+	if (atomic_load_explicit(&g->sig_pending, memory_order_relaxed))
+		sig_deliver(g);
+	/* Asynchronous cancellation by another thread: a G running user
+	 * code at a point where it could be preempted ends there, as
+	 * glibc's SIGCANCEL handler ends it. Elsewhere (in gmpt or libc
+	 * code) it acts at its next preemption or cancellation point. */
+	if (m->p &&
+	    (atomic_load_explicit(&g->cancel_armed, memory_order_acquire) &
+	     SCHED_CANCEL_ARM_MASK) == SCHED_CANCEL_ASYNC &&
+	    safe_point(uc, g)) {
+		arch_preempt_inject(uc, cancel_async_act);
+		return true;
+	}
+	return false;
+}
+
 static void preempt_handler(int sig, siginfo_t *si, void *uc)
 {
 	int saved_errno = errno;
@@ -191,24 +218,13 @@ static void preempt_handler(int sig, siginfo_t *si, void *uc)
 		if (m && m->curg)
 			arch_syscall_cp_redirect(uc, &m->curg->cancel_armed);
 	}
-	if (ours && si->si_value.sival_int == POKE_MAGIC) {
-		/* The signals are re-sent to this kernel thread and delivered
-		 * when this handler returns, on whatever G runs here then: the
-		 * G sig_deliver takes them from. */
-		struct m *m = m_self();
-		struct g *g = m ? m->curg : NULL;
-		if (g)
-			sig_deliver(g);
-		/* Asynchronous cancellation by another thread: a G running
-		 * user code at a point where it could be preempted ends there,
-		 * as glibc's SIGCANCEL handler ends it. Elsewhere (in gmpt or
-		 * libc code) it acts at its next preemption or cancellation
-		 * point. */
-		if (g && m->p &&
-		    (atomic_load_explicit(&g->cancel_armed, memory_order_acquire) &
-		     SCHED_CANCEL_ARM_MASK) == SCHED_CANCEL_ASYNC &&
-		    safe_point(uc, g))
-			arch_preempt_inject(uc, cancel_async_act);
+	/* Pokes, preemption requests and the program's own signal share
+	 * this number, and it is not a real-time signal: one sent while
+	 * another is pending on the kernel thread merges into it, and only
+	 * the first one's siginfo arrives. So whichever arrives does a
+	 * poke's work (cheap when nothing is pending): a poke is never lost
+	 * behind a preemption request or the program's signal. */
+	if (poke_work(uc) || (ours && si->si_value.sival_int == POKE_MAGIC)) {
 		errno = saved_errno;
 		return;
 	}

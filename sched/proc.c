@@ -1554,6 +1554,13 @@ static struct g *spawn_pinned(struct m *m, void (*entry)(void *), void *arg,
 	g->entry_arg = arg;
 	/* A new thread starts with its creator's signal mask. */
 	g->sigmask = m && m->curg ? m->curg->sigmask : sig_thread_mask();
+	/* A pooled G's signals were its last thread's: a signal pending for
+	 * a thread that exits goes with it, as in the kernel. */
+	atomic_store(&g->sig_pending, 0);
+	atomic_store(&g->sig_delivering, 0);
+	atomic_store(&g->sig_handled, 0);
+	atomic_store(&g->sig_suspending, false);
+	atomic_store(&g->sigwait_set, 0);
 	g->saved_errno = 0;
 	g->wait_reason = NULL;
 	cpuclock_reset(g, NULL);
@@ -1724,6 +1731,7 @@ static void sched_after_fork_child(void)
 	fork_child_new_g0(m, g);
 	m->sigmask_now = sig_thread_mask();
 	sysmon_start();
+	sigroute_after_fork(g);
 }
 
 /* ---- bootstrap (Go: schedinit + the main goroutine) ---- */
@@ -1837,6 +1845,8 @@ void sched_init(const struct sched_config *cfg)
 	kblock_init();
 	sched_vfork_init();
 	sysmon_start();
+	sig_main_g = g;
+	sigroute_init();
 	pthread_atfork(NULL, NULL, sched_after_fork_child);
 	if (sched.tls_per_g)
 		tcb_wrap_setxid(listed_tcb_of_this_thread);

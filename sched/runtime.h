@@ -52,6 +52,10 @@ struct stack_header;
 struct sig_value {
 	union sigval value;
 	bool queued;
+	/* A process-directed signal routed to this G (sigroute.c): what the
+	 * handler gets instead of the re-sent signal's own siginfo. */
+	bool has_info;
+	siginfo_t info;
 };
 struct m;
 struct p;
@@ -113,6 +117,18 @@ struct g {
 	uint64_t sigmask;
 	_Atomic uint64_t sig_pending;
 	struct sig_value *sig_values;
+	/* SCHED_SIG_RAN/NORESTART: what the handlers gmpt delivered to this G
+	 * since its current blocking call began (sched_sig_handled_*). Only
+	 * the G writes it, from its own code or a handler on its thread. */
+	_Atomic uint8_t sig_handled;
+	/* Signals sig_deliver is re-sending to the G's own kernel thread
+	 * right now: sigroute.c's handler runs them here, never re-routes. */
+	_Atomic uint64_t sig_delivering;
+	/* The G waits in sigsuspend or pause (sched_sigsuspend_begin): its
+	 * sigmask is the call's temporary mask meanwhile, and a signal sent
+	 * to it always pokes its kernel thread (the poke is blocked until
+	 * the kernel wait unblocks it, so it cannot come too early). */
+	_Atomic bool sig_suspending;
 
 	/* Cancellation (waitq.c, sched_interrupt): the G waits at a
 	 * cancellation point; intr: a cancellation cut, or will cut, that
@@ -474,6 +490,23 @@ void preempt_m(struct m *m, struct g *g);
 void preempt_poke(struct m *m);
 
 /* gsignal.c */
+/* Makes sig pending in g with the siginfo its handler gets. */
+int sig_send_info(struct g *g, int sig, const siginfo_t *info);
+enum sig_disp {
+	DISP_IGNORE,	      /* SIG_IGN, or a default action that ignores */
+	DISP_DEFAULT,	      /* terminate, dump core or stop the process */
+	DISP_HANDLER,	      /* a handler without SA_RESTART */
+	DISP_HANDLER_RESTART, /* a handler with SA_RESTART */
+};
+enum sig_disp sig_disposition(int sig);
+/* sigroute.c */
+extern struct g *sig_main_g;
+void sigroute_init(void);
+void sigroute_after_fork(struct g *g);
+void sigroute_mask_changed(void);
+int sigroute_take_process(uint64_t set, siginfo_t *info);
+uint64_t sigroute_process_pending(void);
+bool sigroute_user_action(int sig, struct sigaction *act);
 uint64_t sig_thread_mask(void);
 void sig_switch_in(struct m *m, struct g *g);
 void sig_deliver(struct g *g);

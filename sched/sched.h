@@ -195,6 +195,31 @@ void sched_g_set_sigmask(struct g *g, uint64_t mask);
 int sched_sigwait_begin(uint64_t set, void *info);
 void sched_sigwait_end(void);
 void sched_sigmask_set(uint64_t mask);
+/* sigpending on a G: what waits for the G (sent to it, or to the
+ * process) among the signals it blocks. */
+uint64_t sched_sigpending(void);
+/* sigsuspend and pause on a G. begin makes mask the G's signal mask for
+ * the wait, as the kernel does for the thread (so a process-directed
+ * signal is routed to it, and pthread_kill interrupts it, by that mask),
+ * and returns the mask to put back, or ~0 outside a G. *ready is set if a
+ * signal that mask lets through is pending already: then do not wait.
+ * After the kernel wait (or instead of it), end delivers the signals the
+ * G got meanwhile with mask in force, and puts the old mask back in the G
+ * and in its kernel thread. sched_suspend_settle, inside the kernel
+ * thread's wait (the P handed off), runs there the signals the poke
+ * handler re-sent to that kernel thread. */
+uint64_t sched_sigsuspend_begin(uint64_t mask, bool *ready);
+void sched_sigsuspend_end(uint64_t mask, uint64_t old);
+void sched_suspend_settle(uint64_t mask);
+/* sigaction for the signals that are the program's alone: a handler is
+ * installed wrapped, so that a signal sent to the process reaches the
+ * thread Linux would choose (sigroute.c); old reads back the program's. */
+struct sigaction;
+int sched_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* kill(getpid(), sig) from a G: a signal the program handles is routed to
+ * the thread Linux would pick before this returns (true); false: send it
+ * through the kernel (no handler, or gmpt's own signal). */
+bool sched_kill_self(int sig);
 
 /* Whether each G has its own TLS (false: shared TLS, by request or
  * because this glibc is not one gmpt can do it for). */
@@ -346,9 +371,24 @@ void sched_cancel_point_or_disarm(void);
  * hands it off. Up to six arguments. */
 #define sys_cancelable(...)	     SCHED_SYSCALL_CP_ARGS(false, __VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)
 #define sys_cancelable_blocking(...) SCHED_SYSCALL_CP_ARGS(true, __VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)
+/* Handlers delivered to the calling thread since its blocking call began
+ * (sched_sig_handled_clear at the start of the call): a wait that a signal
+ * cut short (EINTR from the wait) fails with EINTR if a handler without
+ * SA_RESTART ran, or if one with SA_RESTART ran and the call is one that
+ * signal(7) says is never restarted; with none (a cancellation, an
+ * ignored signal, a handler that ran before the call) it waits again. */
+#define SCHED_SIG_RAN	    1
+#define SCHED_SIG_NORESTART 2
+void sched_sig_handled_clear(void);
+/* The bits since the last clear, and clears them. */
+unsigned sched_sig_handled_take(void);
 /* The signal sched_interrupt pokes a kernel thread with, or 0 if none. */
 int sched_poke_signal(void);
 void sched_interrupt(struct g *g);
+/* sched_interrupt for a signal made pending in g that g lets through: it
+ * also takes g out of a wait that no signal ends, to run the handler at
+ * once; that wait then goes on. */
+void sched_interrupt_signal(struct g *g);
 
 /* Parks the current G while *addr == val. deadline: CLOCK_MONOTONIC ns, 0
  * for none. Returns 0 when woken (or spuriously), EAGAIN if *addr != val on

@@ -48,7 +48,7 @@ struct waiter {
 	const void *_Atomic addr;
 	_Atomic int32_t bucket;
 	_Atomic uint32_t kwoken;
-	int result; /* 0 woken, ETIMEDOUT, EINTR (sched_interrupt) */
+	int result; /* 0 woken, ETIMEDOUT, EINTR (sched_interrupt), SIGNALLED */
 	bool timed;
 	bool cancelable; /* its G waits at a cancellation point */
 	/* For another thread only (a lock, a condition, a join ...), with
@@ -56,6 +56,12 @@ struct waiter {
 	 * io_uring operation's): asynchronous cancellation may end it. */
 	bool async_stops;
 };
+
+/* A wait that no signal ends (a mutex, a barrier, a rwlock, a join ...):
+ * a signal sent to the G takes it out of the queue to run the handler,
+ * and the wait goes on afterwards, as a handler runs in the middle of
+ * glibc's futex wait, which then goes on waiting. Never returned. */
+#define SIGNALLED (-1)
 
 struct bucket {
 	struct rtlock lock;
@@ -217,6 +223,13 @@ int waitq_wait_reason(_Atomic uint32_t *addr, uint32_t val, int64_t deadline,
 	struct m *m = m_self();
 	struct g *g = m ? m->curg : NULL;
 
+again:
+	/* Seq_cst, before the pending signals are read below: a sender
+	 * (signal_g) sets its bit first and then reads wait_bucket, so either
+	 * it finds the bucket and takes its lock, or the test below sees the
+	 * bit. */
+	if (g)
+		atomic_store(&g->wait_bucket, bi);
 	rtlock_lock(&b->lock);
 	/* Checked under the bucket lock that wakers take too: a waker that
 	 * changed *addr before this load is seen here; one that changes it
@@ -236,6 +249,15 @@ int waitq_wait_reason(_Atomic uint32_t *addr, uint32_t val, int64_t deadline,
 	if (g && atomic_load(&g->intr) && (cancelable || (async_stops && async_cancelled(g)))) {
 		rtlock_unlock(&b->lock);
 		return interrupted_wait(g, async_stops && !cancelable);
+	}
+	/* A signal sent to the G that it lets through runs before it
+	 * parks: its poke may have come while it was on its way here, and a
+	 * wait no signal ends would hold the handler back until the wait
+	 * ends. */
+	if (g && (atomic_load(&g->sig_pending) & ~g->sigmask)) {
+		rtlock_unlock(&b->lock);
+		sig_deliver(g);
+		goto again;
 	}
 	struct waiter w = {.g = g,
 			   .addr = addr,
@@ -270,6 +292,13 @@ int waitq_wait_reason(_Atomic uint32_t *addr, uint32_t val, int64_t deadline,
 	g->wait_wakers = (uint8_t)wakers;
 	park(park_unlock, &pc, why->name);
 	g->wait_wakers = WAKERS_ANYONE;
+	if (w.result == SIGNALLED) {
+		/* The switch back delivered the signals (switch_to_g0); wait
+		 * again, the word checked anew. */
+		if (atomic_load_explicit(&g->sig_pending, memory_order_relaxed))
+			sig_deliver(g);
+		goto again;
+	}
 	return w.result == EINTR ? interrupted_wait(g, async_stops && !cancelable) : w.result;
 }
 
@@ -421,48 +450,70 @@ void waitq_timeout(struct g *g, uint64_t seq)
 	ready(g);
 }
 
+/* sched_interrupt of a G that is not queued in a wait queue. */
+static void interrupt_unqueued(struct g *g)
+{
+	/* Not parked in a wait queue: its next one sees intr. One
+	 * blocked in the kernel (pause, sigsuspend) is poked: the
+	 * signal's handler makes the call fail with EINTR. So is one
+	 * the shim armed for cancellation: the handler stops it in a
+	 * system call at a cancellation point (arch_syscall_cp), or
+	 * where it runs if the cancellation is asynchronous. A racy
+	 * read of g->m: at worst another G's M takes a harmless poke. */
+	struct m *m = g->m;
+	if (m && atomic_load(&g->status) == G_RUNNING &&
+	    (!m->p || (atomic_load(&g->cancel_armed) & SCHED_CANCEL_ARM_MASK)))
+		preempt_poke(m);
+	/* Parked in an interruptible sleep (or about to be: then it
+	 * sees intr itself, sleep_unlock). */
+	timer_interrupt_sleep(g);
+}
+
+static void interrupt(struct g *g, bool signal);
+
 void sched_interrupt(struct g *g)
+{
+	interrupt(g, false);
+}
+
+void sched_interrupt_signal(struct g *g)
+{
+	interrupt(g, true);
+}
+
+/* signal: a signal the G lets through was made pending in it, which
+ * also takes it out of a wait no signal ends, for the handler to run
+ * (SIGNALLED); a cancellation ends only the waits it ends natively. */
+static void interrupt(struct g *g, bool signal)
 {
 	/* Seq_cst, before the bucket lock: a G about to queue sees it under
 	 * that lock (waitq_wait), one already queued is found below. */
 	atomic_store(&g->intr, true);
 	int32_t bi = atomic_load(&g->wait_bucket);
-	/* wait_bucket stays set after a queue wait ends: a G whose wait_node
-	 * is NULL is not in a queue, whatever it says. */
-	if (bi >= 0 && !atomic_load(&g->wait_node))
-		bi = -1;
 	if (bi < 0) {
-		/* Not parked in a wait queue: its next one sees intr. One
-		 * blocked in the kernel (pause, sigsuspend) is poked: the
-		 * signal's handler makes the call fail with EINTR. So is one
-		 * the shim armed for cancellation: the handler stops it in a
-		 * system call at a cancellation point (arch_syscall_cp), or
-		 * where it runs if the cancellation is asynchronous. A racy
-		 * read of g->m: at worst another G's M takes a harmless poke. */
-		struct m *m = g->m;
-		if (m && atomic_load(&g->status) == G_RUNNING &&
-		    (!m->p || (atomic_load(&g->cancel_armed) & SCHED_CANCEL_ARM_MASK)))
-			preempt_poke(m);
-		/* Parked in an interruptible sleep (or about to be: then it
-		 * sees intr itself, sleep_unlock). */
-		timer_interrupt_sleep(g);
+		interrupt_unqueued(g);
 		return;
 	}
 	struct bucket *b;
 	struct waiter *w = lock_wait_of(g, &b);
-	/* As in waitq_timeout: the G may have been woken (w NULL). Only
-	 * waits at cancellation points are cut short: others (an io_uring
-	 * operation's completion, a mutex) must see their event, unless the
-	 * G is cancelled asynchronously (armed before this call, seq_cst:
-	 * seen here). */
-	if (!w)
+	/* As in waitq_timeout: the G may have been woken (w NULL); then,
+	 * wait_bucket being left as it was after a wait, it may be blocked
+	 * in the kernel now. Only waits at cancellation points are cut
+	 * short: others (an io_uring operation's completion, a mutex) must
+	 * see their event, unless the G is cancelled asynchronously (armed
+	 * before this call, seq_cst: seen here); a signal takes the G out
+	 * of those to run its handler, and it queues again (SIGNALLED). */
+	if (!w) {
+		interrupt_unqueued(g);
 		return;
-	if (!w->cancelable && !(w->async_stops && async_cancelled(g))) {
+	}
+	bool ends = w->cancelable || (w->async_stops && async_cancelled(g));
+	if (!ends && !signal) {
 		rtlock_unlock(&b->lock);
 		return;
 	}
 	aq_remove(&b->q, &w->node);
-	w->result = EINTR;
+	w->result = ends ? EINTR : SIGNALLED;
 	atomic_store(&g->wait_node, NULL);
 	if (w->timed)
 		timer_cancelled(g);

@@ -64,6 +64,7 @@ static void prepare(struct g *g, void *p)
 	t->start = c->start;
 	t->arg = c->arg;
 	t->keys[0] = t->keys0;
+	t->clear_tid = NULL;
 	if (c->has_sigmask)
 		sched_g_set_sigmask(g, c->sigmask);
 	t->sched_policy = c->sched.sched_policy;

@@ -1,11 +1,14 @@
 /* shim/pthread_exit.c - how every thread gmpt created ends. */
 #include "shim/thread.h"
+#include "arch/syscall.h"
 #include "sched/real.h"
 #include "sched/sched.h"
 
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 
 typedef void (*exit_fn)(void *) __attribute__((noreturn));
 
@@ -19,6 +22,13 @@ _Noreturn void thread_finish(struct thread *t, void *retval)
 	robust_shared_owner_died(t->id);
 	free(t->affinity);
 	t->affinity = NULL;
+	if (t->clear_tid) {
+		/* What the kernel does with a clear_child_tid at a task's exit
+		 * (a shared futex: any process may wait on it). */
+		__atomic_store_n(t->clear_tid, 0, __ATOMIC_SEQ_CST);
+		raw_syscall(SYS_futex, t->clear_tid, FUTEX_WAKE, 1, NULL, NULL, 0);
+		t->clear_tid = NULL;
+	}
 	sched_exit();
 }
 

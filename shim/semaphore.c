@@ -112,7 +112,7 @@ EXPORT int sem_post(sem_t *sem)
 }
 
 /* deadline: CLOCK_MONOTONIC ns, 0 for none. Returns 0 or an errno. */
-static int sem_wait_until(struct gsem *s, int64_t deadline)
+static int sem_wait_once(struct gsem *s, int64_t deadline)
 {
 	sched_cancel_point(); /* sem_wait and friends are cancellation points */
 	if (try_take(s))
@@ -151,6 +151,20 @@ static int sem_wait_until(struct gsem *s, int64_t deadline)
 	if (err == EINTR)
 		sched_cancel_point(); /* not acted on: interrupted, as by a signal */
 	return err;
+}
+
+/* A wait cut short by a handler fails with EINTR unless the handler has
+ * SA_RESTART (glibc's futex wait is restarted by the kernel then); one
+ * cut short by a cancellation the thread does not act on, or by an
+ * ignored signal, goes on. */
+static int sem_wait_until(struct gsem *s, int64_t deadline)
+{
+	sched_sig_handled_clear();
+	for (;;) {
+		int err = sem_wait_once(s, deadline);
+		if (err != EINTR || (sched_sig_handled_take() & SCHED_SIG_NORESTART))
+			return err;
+	}
 }
 
 static int wait_result(int err)

@@ -6,7 +6,8 @@
  * that gmpt did not send, and reported back by sigaction as if it were
  * installed. SIGSEGV (stack overflow reports) and the thread dump signal
  * (GMPT_DUMP_SIGNAL) become the program's: see sched/debug_signals.h.
- * Every other signal goes straight to glibc. */
+ * Every other signal's handler is installed wrapped by sched_sigaction,
+ * which routes signals sent to the process (sched/sigroute.c). */
 #include "sched/real.h"
 #include "sched/debug_signals.h"
 #include "sched/sched.h"
@@ -51,13 +52,7 @@ EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old
 	}
 	if (sched_dump_signal_owns(sig))
 		return dump_signal_action(sig, act, old);
-	return REAL(sigaction_fn, sigaction)(sig, act, old);
-}
-
-/* Signals whose sigaction is not simply glibc's (see sigaction). */
-static bool gmpt_intercepts(int sig)
-{
-	return sched_preempt_owns(sig) || sched_segv_owns(sig) || sched_dump_signal_owns(sig);
+	return sched_sigaction(sig, act, old);
 }
 
 EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -91,10 +86,6 @@ EXPORT sighandler_fn bsd_signal(int sig, sighandler_fn handler)
 EXPORT sighandler_fn sysv_signal(int sig, sighandler_fn handler)
 {
 	STEP_ASIDE_FORWARD(sysv_signal, sig, handler);
-	if (!gmpt_intercepts(sig)) {
-		typedef sighandler_fn (*sysv_fn)(int, sighandler_fn);
-		return REAL(sysv_fn, sysv_signal)(sig, handler);
-	}
 	struct sigaction sa, old;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = handler;

@@ -66,6 +66,15 @@ struct thread {
 	int nice; /* setpriority(PRIO_PROCESS, its id), once nice_set */
 	bool nice_set;
 
+	/* set_tid_address(2) from this thread (thread_tid.c): cleared and
+	 * woken when it ends, as the kernel does for its clear_child_tid. */
+	int *clear_tid;
+	/* What prctl(PR_GET_TID_ADDRESS) gives before any set_tid_address:
+	 * the thread's own word (glibc's would be its descriptor's tid), so
+	 * a program that saves and restores the address never names a
+	 * kernel thread's. */
+	int tid_word;
+
 	struct key_slot *keys[KEY_BLOCKS]; /* keys[0] == keys0 once used */
 	struct key_slot keys0[KEY_BLOCK];
 };

@@ -4,8 +4,9 @@
  * (which signal a kernel tid) and pthread_sigmask (which sets the kernel
  * thread's mask, shared by every G its M runs) cannot be used on one.
  * sched/gsignal.c keeps a mask and pending signals per G; these are the
- * calls, with glibc's checks and error codes. Threads gmpt did not create
- * go to glibc. */
+ * calls, with glibc's checks and error codes, and raise and sigpending,
+ * which glibc makes on the kernel thread. Threads gmpt did not create go
+ * to glibc. */
 #include "shim/thread.h"
 #include "sched/real.h"
 #include "sched/sched.h"
@@ -15,6 +16,7 @@
 #include <gnu/libc-version.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* glibc refuses its internal signals as it refuses invalid ones. */
 static bool signal_number_ok(int sig)
@@ -145,4 +147,60 @@ EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 		return -1;
 	}
 	return 0;
+}
+
+/* raise sends the signal to the calling thread, not to its kernel thread
+ * (glibc's tgkills the tid in the TCB, which is its M's): a blocked one
+ * waits in the G for it to unblock; an unblocked one's handler has run
+ * when raise returns, as natively. */
+typedef int (*raise_fn)(int);
+
+EXPORT int raise(int sig)
+{
+	STEP_ASIDE_FORWARD(raise, sig);
+	struct g *g = sched_current();
+	if (!g)
+		return REAL(raise_fn, raise)(sig);
+	if (!signal_number_ok(sig)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (sig == 0)
+		return 0;
+	int err = sched_signal(g, sig, NULL);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+EXPORT int gsignal(int sig)
+{
+	STEP_ASIDE_FORWARD(gsignal, sig);
+	return raise(sig);
+}
+
+typedef int (*sigpending_fn)(sigset_t *);
+
+EXPORT int sigpending(sigset_t *set)
+{
+	STEP_ASIDE_FORWARD(sigpending, set);
+	if (!sched_current())
+		return REAL(sigpending_fn, sigpending)(set);
+	uint64_t bits = sched_sigpending();
+	sigemptyset(set);
+	memcpy(set, &bits, sizeof bits);
+	return 0;
+}
+
+/* kill of the own process: see sched_kill_self. */
+typedef int (*kill_pid_fn)(pid_t, int);
+
+EXPORT int kill(pid_t pid, int sig)
+{
+	STEP_ASIDE_FORWARD(kill, pid, sig);
+	if (pid > 0 && pid == getpid() && sched_current() && sched_kill_self(sig))
+		return 0;
+	return REAL(kill_pid_fn, kill)(pid, sig);
 }

@@ -25,6 +25,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <stdarg.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -303,6 +305,17 @@ static bool thread_syscall(long nr, const long a[6], long *r)
 			return false;
 		*r = signal_tid((pid_t)a[0], (int)a[1]);
 		return true;
+	case SYS_set_tid_address: {
+		/* The caller's id, gmpt's like gettid's; the address is the
+		 * thread's, not its kernel thread's (which other threads share
+		 * and which outlives it): cleared when the thread ends. */
+		if (!sched_current())
+			return false;
+		struct thread *self = thread_self();
+		self->clear_tid = (int *)a[0];
+		*r = gettid();
+		return true;
+	}
 	case SYS_sched_getaffinity:
 		*r = getaffinity_raw((pid_t)a[0], (size_t)a[1], (cpu_set_t *)a[2]);
 		return true;
@@ -317,4 +330,29 @@ static bool thread_syscall(long nr, const long a[6], long *r)
 void thread_tid_init(void)
 {
 	syscall_set_thread_hook(thread_syscall);
+}
+
+/* prctl(PR_GET_TID_ADDRESS) on a thread gmpt runs: the address its
+ * set_tid_address recorded (see thread_syscall), not its kernel
+ * thread's. */
+typedef int (*prctl_fn)(int, unsigned long, unsigned long, unsigned long, unsigned long);
+
+EXPORT int prctl(int option, ...)
+{
+	va_list ap;
+	va_start(ap, option);
+	unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long),
+		      a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
+	va_end(ap);
+	STEP_ASIDE_FORWARD(prctl, option, a2, a3, a4, a5);
+	if (option == PR_GET_TID_ADDRESS && sched_current()) {
+		struct thread *self = thread_self();
+		if (!self->clear_tid) {
+			self->tid_word = gettid();
+			self->clear_tid = &self->tid_word;
+		}
+		*(int **)a2 = self->clear_tid;
+		return 0;
+	}
+	return REAL(prctl_fn, prctl)(option, a2, a3, a4, a5);
 }

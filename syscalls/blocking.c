@@ -141,7 +141,21 @@ EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct times
  * which makes the call fail with EINTR, and the thread acts on the way
  * out. A poke that came just before the call would be lost, so both run
  * as rt_sigsuspend with the poke blocked until the call unblocks it
- * atomically: one that came after the check below is delivered at once. */
+ * atomically: one that came after the check below is delivered at once.
+ *
+ * On a G the wait's mask is the G's mask meanwhile (sched_sigsuspend_*),
+ * so signals sent to the thread or routed to it from the process reach it
+ * by that mask; they come as a poke, whose handler re-sends them to this
+ * kernel thread, and run as the wait ends. As natively, the call returns
+ * (EINTR) only once a program handler ran: a wait ended by gmpt's own
+ * signal alone (a cancellation the thread does not act on) goes on. */
+static long suspend_in_kernel(const sigset_t *kmask, uint64_t mask)
+{
+	long r = raw_syscall(SYS_rt_sigsuspend, kmask, _NSIG / 8);
+	sched_suspend_settle(mask);
+	return r;
+}
+
 static int suspend_until_signal(const sigset_t *wait_mask)
 {
 	sigset_t blocked, old;
@@ -149,23 +163,43 @@ static int suspend_until_signal(const sigset_t *wait_mask)
 	int poke = sched_poke_signal();
 	if (poke > 0)
 		sigaddset(&blocked, poke);
-	/* A cancellation that came before the poke was blocked acts with
-	 * the mask put back: unwinding with the poke blocked would leave it
-	 * blocked in this kernel thread for every thread it runs later. */
-	for (;;) {
-		raw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, &blocked, &old, _NSIG / 8);
-		if (!sched_cancel_is_armed())
-			break;
-		raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
-		sched_cancel_act_armed();
-	}
 	sigset_t m = *wait_mask;
 	if (poke > 0)
 		sigdelset(&m, poke);
-	long r = HANDED_OFF(raw_syscall(SYS_rt_sigsuspend, &m, _NSIG / 8));
-	raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
-	sched_cancel_point();
-	return (int)sys_ret(r);
+	uint64_t mask = sched_sigset_bits(wait_mask);
+	bool on_g = sched_current() != NULL;
+	sched_sig_handled_clear();
+	for (;;) {
+		/* A cancellation that came before the poke was blocked acts
+		 * with the mask put back: unwinding with the poke blocked
+		 * would leave it blocked in this kernel thread for every
+		 * thread it runs later. */
+		for (;;) {
+			raw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, &blocked, &old, _NSIG / 8);
+			if (!sched_cancel_is_armed())
+				break;
+			raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
+			sched_cancel_act_armed();
+		}
+		if (!on_g) {
+			long r = HANDED_OFF(raw_syscall(SYS_rt_sigsuspend, &m, _NSIG / 8));
+			raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
+			sched_cancel_point();
+			return (int)sys_ret(r);
+		}
+		bool ready;
+		uint64_t prev = sched_sigsuspend_begin(mask, &ready);
+		if (!ready)
+			HANDED_OFF(suspend_in_kernel(&m, mask));
+		/* Puts the G's mask back in this kernel thread (the poke
+		 * unblocked again, as in old). */
+		sched_sigsuspend_end(mask, prev);
+		sched_cancel_point();
+		if (sched_sig_handled_take()) {
+			errno = EINTR;
+			return -1;
+		}
+	}
 }
 
 EXPORT int pause(void)
@@ -173,6 +207,13 @@ EXPORT int pause(void)
 	STEP_ASIDE_FORWARD(pause);
 	sigset_t now;
 	raw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &now, _NSIG / 8);
+	if (sched_current()) {
+		/* The G's own mask: the kernel thread's leaves gmpt's signals
+		 * unblocked whatever the program set. */
+		uint64_t bits = sched_sigmask_get();
+		sigemptyset(&now);
+		__builtin_memcpy(&now, &bits, sizeof bits);
+	}
 	return suspend_until_signal(&now);
 }
 

@@ -20,6 +20,7 @@ long io_park_loop(int fd, struct fdinfo *fi, enum io_dir dir, io_attempt_fn atte
 	sched_cancel_point();
 	uint32_t gen = atomic_load(&fi->gen);
 	int64_t deadline = io_deadline(fi, dir);
+	sched_sig_handled_clear();
 	for (;;) {
 		/* seq before the attempt: an event after the attempt's
 		 * EAGAIN moves it, and fd_wait then does not park. */
@@ -37,6 +38,11 @@ long io_park_loop(int fd, struct fdinfo *fi, enum io_dir dir, io_attempt_fn atte
 			return -EBADF;
 		if (w == ETIMEDOUT)
 			return -EAGAIN; /* what Linux returns when SO_*TIMEO expires */
+		/* A handler ran while the call waited: reads, writes, accept
+		 * restart with SA_RESTART, unless a socket timeout is set
+		 * (then Linux fails them with EINTR whatever the flag says). */
+		if (w == EINTR || (w == ERESTART && deadline))
+			return -EINTR;
 	}
 }
 
@@ -69,9 +75,13 @@ long io_call(int fd, struct fdinfo *fi, enum io_dir dir, const struct netpoll_op
 	    !atomic_load_explicit(dir == IO_READ ? &fi->rcvtimeo_ns : &fi->sndtimeo_ns,
 				  memory_order_relaxed)) {
 		uint32_t gen = atomic_load(&fi->gen);
+		sched_sig_handled_clear();
 		long r = netpoll_op(fi, op);
 		if (r == -ECANCELED && atomic_load(&fi->gen) != gen)
 			return -EBADF; /* closed by another thread while in flight */
+		/* Cancelled because a handler without SA_RESTART ran. */
+		if (r == -ECANCELED && (sched_sig_handled_take() & SCHED_SIG_NORESTART))
+			return -EINTR;
 		if (r != -ENOSYS && r != -EAGAIN && r != -ECANCELED)
 			return r;
 	}

@@ -8,8 +8,8 @@
  * netpoller registration does not change the fd.
  *
  * While parked, the signal mask of ppoll/pselect/epoll_pwait is not in
- * force (it is for each attempt), and signals do not interrupt the wait
- * (no EINTR): a G's signals are the pthread-surface issue's work. */
+ * force (it is for each attempt). A handler run while the thread waits
+ * ends the wait with EINTR, SA_RESTART or not (signal(7)). */
 #include "syscalls/deadline.h"
 #include "syscalls/io_common.h"
 #include "syscalls/netpoll.h"
@@ -124,15 +124,23 @@ static long wait_any(const int *fds, const int *dirs, int n, int64_t deadline, r
 		if (fds[i] >= 0)
 			multiwait_add(&mw, fds[i], dirs[i]);
 	long r;
+	sched_sig_handled_clear();
 	for (;;) {
 		uint32_t seen = atomic_load(&mw.word);
 		r = check(ctx);
 		if (r != 0)
 			break;
 		int w = multiwait_wait(&mw, seen, deadline);
-		if (w == EINTR) {
+		/* poll and select are never restarted after a handler
+		 * (signal(7)); a wait cut short without one (a cancellation
+		 * the thread does not act on, an ignored signal) goes on. */
+		if (w == EINTR && sched_sig_handled_take()) {
 			r = -EINTR;
 			break;
+		}
+		if (w == EINTR) {
+			sched_cancel_point();
+			continue;
 		}
 		if (w == ETIMEDOUT) {
 			r = check(ctx);
@@ -369,6 +377,7 @@ static int do_epoll_wait(int epfd, struct epoll_event *ev, int max, int64_t dead
 	if (!fi)
 		return -2;
 	uint32_t gen = atomic_load(&fi->gen);
+	sched_sig_handled_clear();
 	for (;;) {
 		uint32_t seq = atomic_load(&fi->seq);
 		long r = raw_syscall(SYS_epoll_pwait, epfd, ev, max, 0, mask, mask ? _NSIG / 8 : 0);
@@ -377,6 +386,8 @@ static int do_epoll_wait(int epfd, struct epoll_event *ev, int max, int64_t dead
 		int w = fd_wait(fi, epfd, ARM_R, seq, gen, forever ? 0 : deadline);
 		if (w == EBADF)
 			return (int)sys_ret(-EBADF);
+		if (w == EINTR || w == ERESTART) /* never restarted (signal(7)) */
+			return (int)sys_ret(-EINTR);
 		if (w == ETIMEDOUT)
 			return (int)sys_ret(raw_syscall(SYS_epoll_pwait, epfd, ev, max, 0, mask,
 							mask ? _NSIG / 8 : 0));

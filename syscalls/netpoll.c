@@ -251,5 +251,12 @@ int fd_wait(struct fdinfo *fi, int fd, int dir, uint32_t seq, uint32_t gen, int6
 		sched_cancelable(false);
 	if (atomic_load(&fi->gen) != gen)
 		return EBADF;
+	if (r == EINTR) {
+		/* Cut short by a signal whose handler has run: the caller
+		 * decides between EINTR and a restart (signal(7)). */
+		unsigned h = sched_sig_handled_take();
+		if (h)
+			return h & SCHED_SIG_NORESTART ? EINTR : ERESTART;
+	}
 	return r == ETIMEDOUT ? ETIMEDOUT : 0;
 }

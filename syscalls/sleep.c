@@ -3,8 +3,7 @@
  *
  * glibc's sleep() and usleep() call nanosleep internally without going
  * through the PLT, so each is interposed on its own. Outside a G (a thread
- * gmpt did not create) the real system call is made. Signals cannot
- * interrupt a parked G yet, so these never fail with EINTR. */
+ * gmpt did not create) the real system call is made. */
 #include "sched/sched.h"
 #include "sched/step_aside.h"
 #include "syscalls/deadline.h"
@@ -29,19 +28,22 @@ static int sleep_in_kernel(clockid_t c, int flags, const struct timespec *req, s
 	return r;
 }
 
-/* The sleeps are cancellation points. A sleep cut short by a
- * cancellation the thread does not act on (it disabled cancellation
- * meanwhile) ends early with EINTR, as one a signal interrupts. */
+/* The sleeps are cancellation points. A handler run while the thread
+ * sleeps ends the sleep with EINTR, SA_RESTART or not (signal(7)); a
+ * sleep cut short by a cancellation the thread does not act on (it
+ * disabled cancellation meanwhile), or by an ignored signal, goes on. */
 static int cancelable_sleep(int64_t deadline)
 {
-	sched_cancel_point();
-	bool cancelable = sched_cancelable(true);
-	int r = sched_sleep_until(deadline);
-	if (cancelable)
-		sched_cancelable(false);
-	if (r == EINTR)
+	sched_sig_handled_clear();
+	for (;;) {
 		sched_cancel_point();
-	return r;
+		bool cancelable = sched_cancelable(true);
+		int r = sched_sleep_until(deadline);
+		if (cancelable)
+			sched_cancelable(false);
+		if (r != EINTR || sched_sig_handled_take())
+			return r;
+	}
 }
 
 static void remaining(int64_t deadline, struct timespec *rem)

@@ -13,6 +13,18 @@
 #include <time.h>
 #include <unistd.h>
 
+/* errno as it is now, read through a fresh __errno_location(). glibc
+ * declares that function const, so after a call the compiler may read
+ * errno through the address it got before the call. Natively that is the
+ * same address; under GMPT_TLS=shared (the sanitizer build) a thread that
+ * waited may have moved to another kernel thread, whose errno the call
+ * set. Tests that check errno after a wait read it with this, so that
+ * they also run with shared TLS. */
+static __attribute__((noinline, unused)) int errno_now(void)
+{
+	return errno;
+}
+
 static inline void tu_fail(const char *file, int line, const char *what)
 {
 	fflush(stdout);
