@@ -141,6 +141,7 @@ bool kblock_take(struct p *pp, struct m *m)
 	atomic_store_explicit(&pp->status, P_IDLE, memory_order_relaxed);
 	atomic_fetch_add(&sched.nlost, 1);
 	m->lost_signalled = m->p_taken_at = nanotime();
+	m->lost_cpu = thread_cpu_ns(m->tid);
 	/* Release: the M, once it sees DONE, drops m->p; pp is ours. */
 	atomic_store_explicit(&m->p_take, P_TAKE_DONE, memory_order_release);
 	P_STAT_ADD(pp, retakes, 1);
@@ -152,7 +153,11 @@ bool kblock_take(struct p *pp, struct m *m)
 /* Ms that lost their P and run user code again without coming into gmpt
  * (a loop after the blocking call): preempt them, so that no more Ms run
  * than there are Ps for longer than a moment. Never one asleep in the
- * kernel: the signal would cut its wait short (EINTR). */
+ * kernel: the signal would cut its wait short (EINTR). Nor one that has
+ * used less than half the CPU time since the last look: a thread that
+ * blocks in one raw call after another (the very reason its P was taken)
+ * is in user code only for moments, and a signal sent in one would land
+ * in the next call; only a thread that computes is worth the signal. */
 void kblock_preempt_lost(int64_t now)
 {
 	if (atomic_load_explicit(&sched.nlost, memory_order_relaxed) == 0 || !sched.preempt_on)
@@ -167,8 +172,13 @@ void kblock_preempt_lost(int64_t now)
 		if (!lost || !g || m->syscall_depth != 0 ||
 		    now - m->lost_signalled < LOST_PREEMPT_NS)
 			continue;
-		if (kstate_of(m) != KSTATE_RUNNING)
+		int64_t cpu = thread_cpu_ns(m->tid);
+		bool computed = cpu - m->lost_cpu >= (now - m->lost_signalled) / 2;
+		m->lost_cpu = cpu;
+		if (!computed || kstate_of(m) != KSTATE_RUNNING) {
+			m->lost_signalled = now; /* look again a round later */
 			continue;
+		}
 		m->lost_signalled = now;
 		atomic_store_explicit(&g->preempt, true, memory_order_relaxed);
 		preempt_m(m, g);

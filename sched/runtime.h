@@ -294,6 +294,7 @@ struct m {
 	int64_t kseen_cpu;	/* its CPU time, ns */
 	int64_t kseen_when;	/* when sysmon read it */
 	int64_t lost_signalled; /* last preemption signal sent after p_take */
+	int64_t lost_cpu;	/* its CPU time when sysmon last looked, lost */
 	int64_t p_taken_at;	/* when sysmon took the P (for the trace) */
 
 	void *g0_stack_lo; /* for ASan's fiber annotations */
