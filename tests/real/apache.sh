@@ -8,7 +8,10 @@
 # wrk -c 64 loads it, and in the middle of the load the parent gets SIGTERM.
 # Checks:
 #   - the server exits on its own (status 0): natively within REAL_TIMEOUT,
-#     preloaded within max(2 s, 5 x the native stop time); the children stop
+#     preloaded within max(3 s, 5 x the native stop time): Apache's own
+#     stop under load sometimes takes about 2.4 s natively too (its parent
+#     waits for a child in growing steps; seen: native 2,386 ms, gmpt 120
+#     ms, and the other way round in another run); the children stop
 #     when their main thread wakes the listener and workers with
 #     pthread_kill, which must end their epoll_wait/poll/accept with EINTR;
 #   - the error log never says "AH00045" (a child that did not exit when
@@ -95,7 +98,7 @@ serve_and_stop() {
 serve_and_stop native
 native_ms=$stop_ms
 bound=$((native_ms * 5))
-[ "$bound" -lt 2000 ] && bound=2000
+[ "$bound" -lt 3000 ] && bound=3000
 serve_and_stop gmpt
 if [ "$stop_ms" -gt "$bound" ]; then
 	fail "preloaded httpd took ${stop_ms} ms to stop on SIGTERM (native ${native_ms} ms, bound ${bound} ms)"
