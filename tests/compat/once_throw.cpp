@@ -14,6 +14,10 @@
 struct init_failed {
 };
 
+// glibc 2.31's pthread_once (Debian bullseye's) hangs natively when the
+// routine throws; 2.36's does not.
+#if __GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34)
+#define CHECK_PTHREAD_ONCE 1
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int attempts;
 
@@ -36,6 +40,7 @@ static void pthread_once_retries()
 	CHECK_OK(pthread_once(&once, init_throws_twice));
 	CHECK_EQ(attempts, 3);
 }
+#endif
 
 // The libstdc++ of GCC 10 (Debian bullseye's) can leave the waiter
 // waiting for ever natively when the routine throws; bookworm's GCC 12
@@ -74,7 +79,11 @@ static void call_once_waiter_runs_it()
 
 int main()
 {
+#ifdef CHECK_PTHREAD_ONCE
 	pthread_once_retries();
+#else
+	std::printf("pthread_once: not checked with this glibc (before 2.34)\n");
+#endif
 #ifdef CHECK_CALL_ONCE_WAITER
 	call_once_waiter_runs_it();
 #else

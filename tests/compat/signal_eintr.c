@@ -8,6 +8,8 @@
  * finish (writes, connects, posts). The thread prints what the call
  * returned and how many handlers ran: the native run is the reference. */
 #define _GNU_SOURCE
+#include <errno.h>
+
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -229,7 +231,10 @@ static void run(const struct call *c, int sig, const char *signame)
 		sleep_ms(1);
 	for (int i = 0; i < 3; i++) {
 		sleep_ms(50);
-		CHECK_OK(pthread_kill(t, sig));
+		/* A call the first signal ended lets the thread exit: glibc
+		 * before 2.34 then says ESRCH, later ones 0. */
+		int r = pthread_kill(t, sig);
+		CHECK(r == 0 || r == ESRCH);
 	}
 	sleep_ms(50);
 	c->provide();
